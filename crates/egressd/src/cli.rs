@@ -1,0 +1,93 @@
+//! Command-line syntax.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Self-hostable egress gateway: dedicated egress IPs chosen per connection by egress policies.
+#[derive(Debug, Parser)]
+#[command(name = "egressd", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the plan for one connection and why: which policy, which source, which location.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file; prints every problem and exits 1 if there is any.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// Configuration file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Account id.
+    #[arg(long)]
+    pub account: String,
+    /// User name (omit for a source-prefix-authorised client).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Client source address, optionally with port (10.0.0.5 or 10.0.0.5:50000).
+    #[arg(long)]
+    pub from: String,
+    /// Destination HOST:PORT, IPV4:PORT or [IPV6]:PORT.
+    #[arg(long)]
+    pub to: String,
+    /// Address a host name resolved to (to evaluate `net.dst.ip`).
+    #[arg(long)]
+    pub resolved: Option<IpAddr>,
+    /// Transport.
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub proto: Proto,
+    /// Location the client connected to (default: the first location).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Proxy endpoint the client used.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Client address inside its own network (`net.src.internal_src_ip`).
+    #[arg(long)]
+    pub internal_src_ip: Option<IpAddr>,
+    /// Destination country, ISO 3166-1 alpha-2 (`net.dst.geo.country`).
+    #[arg(long)]
+    pub dst_country: Option<String>,
+    /// Destination continent code (`net.dst.geo.continent`).
+    #[arg(long)]
+    pub dst_continent: Option<String>,
+    /// Client country (`net.src.geo.country`).
+    #[arg(long)]
+    pub src_country: Option<String>,
+    /// Client continent (`net.src.geo.continent`).
+    #[arg(long)]
+    pub src_continent: Option<String>,
+    /// Locations to treat as down (repeatable), to see failover.
+    #[arg(long = "down")]
+    pub down: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

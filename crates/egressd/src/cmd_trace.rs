@@ -1,0 +1,86 @@
+//! `egressd trace`: the plan for one connection, as `decide` makes it, with its explanation.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use egress_model::{ClientAddr, Config, TargetAddr, TargetHost};
+use egress_policy::{explain, Geo, Intent, LocationHealth, Snapshot, Transport};
+
+use crate::cli::{Proto, TraceArgs};
+
+pub fn run(args: &TraceArgs) -> Result<ExitCode, String> {
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    let origin = args.config.display().to_string();
+    let snapshot = Snapshot::compile(&config, &origin, 0).map_err(|e| e.to_string())?;
+    let health = args
+        .down
+        .iter()
+        .fold(LocationHealth::all_up(), |h, code| h.down(code));
+    let snapshot = snapshot.with_health(&health);
+    let client = parse_client(&args.from)?;
+    let target = TargetAddr::parse(&args.to).map_err(|e| format!("--to: {e}"))?;
+    let dst_ip = match (&target.host, args.resolved) {
+        (TargetHost::Ip(ip), _) => Some(*ip),
+        (TargetHost::Name(_), resolved) => resolved,
+    };
+    let location = match &args.location {
+        Some(l) => l.clone(),
+        None => config
+            .locations
+            .first()
+            .map(|l| l.code.0.clone())
+            .ok_or("the configuration has no location")?,
+    };
+    let intent = Intent {
+        account: &args.account,
+        user: args.user.as_deref(),
+        client: ClientAddr(client),
+        internal_src_ip: args.internal_src_ip,
+        proxy_endpoint: args.endpoint.as_deref(),
+        target: &target,
+        dst_ip,
+        transport: match args.proto {
+            Proto::Tcp => Transport::Tcp,
+            Proto::Udp => Transport::Udp,
+            Proto::Icmp => Transport::Icmp,
+        },
+        location: &location,
+        src_geo: Geo {
+            country: args.src_country.as_deref(),
+            continent: args.src_continent.as_deref(),
+        },
+        dst_geo: Geo {
+            country: args.dst_country.as_deref(),
+            continent: args.dst_continent.as_deref(),
+        },
+    };
+    let explanation = explain(&intent, &snapshot);
+    if args.json {
+        let text = serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        println!(
+            "intent: {} user {} from {} to {} over {:?} at {location}",
+            args.account,
+            args.user.as_deref().unwrap_or("-"),
+            client,
+            target,
+            args.proto
+        );
+        print!("{explanation}");
+    }
+    Ok(if explanation.plan.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn parse_client(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 0))
+        .map_err(|_| format!("--from: `{text}` is not an address"))
+}
