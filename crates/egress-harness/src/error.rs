@@ -1,0 +1,82 @@
+//! What can go wrong while building or tearing down a lab.
+
+use std::fmt;
+use std::io;
+
+/// Why a lab, a namespace or a helper could not do what it was asked.
+///
+/// Each variant names the input it failed on, so a failing end-to-end test says which command,
+/// namespace or address broke without re-running it under a debugger.
+#[derive(thiserror::Error)]
+pub enum HarnessError {
+    /// Network namespaces need `CAP_SYS_ADMIN`; tests must fail, not skip, without it.
+    #[error("egress-harness needs root (network namespaces): run as root (euid is {euid})")]
+    NotRoot { euid: u32 },
+
+    /// The `ip` tool of iproute2 is not on `PATH`.
+    #[error("ip not found: apt-get install iproute2")]
+    IpMissing,
+
+    /// A command ran and exited unsuccessfully.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    CommandFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+
+    /// A command could not be started at all.
+    #[error("could not start `{command}`: {source}")]
+    CommandNotStarted { command: String, source: io::Error },
+
+    /// A namespace role is empty, too long, uses characters other than `[a-z0-9_-]` or is taken.
+    #[error("namespace role {role:?} in lab {lab}: {reason}")]
+    BadRole {
+        lab: String,
+        role: String,
+        reason: &'static str,
+    },
+
+    /// A prefix given to the topology builder is not `ADDRESS/LENGTH`.
+    #[error("egress prefix {prefix:?} of gateway {gateway:?}: {reason}")]
+    BadPrefix {
+        gateway: String,
+        prefix: String,
+        reason: &'static str,
+    },
+
+    /// The topology spec itself cannot be built (no gateway, too many, duplicate roles).
+    #[error("topology: {reason}")]
+    BadTopology { reason: String },
+
+    /// The calling thread could not enter a namespace.
+    #[error("entering namespace {namespace}: {source}")]
+    EnterNamespace {
+        namespace: String,
+        source: io::Error,
+    },
+
+    /// A socket or file operation inside a namespace failed.
+    #[error("{action} in namespace {namespace}: {source}")]
+    Io {
+        namespace: String,
+        action: String,
+        source: io::Error,
+    },
+
+    /// Talking to a whoami origin failed.
+    #[error("asking whoami: {source}")]
+    Whoami { source: io::Error },
+
+    /// An origin answered something that is not an IP address.
+    #[error("whoami answer {answer:?} is not an IP address")]
+    BadWhoamiAnswer { answer: String },
+}
+
+// Tests surface errors through `expect` and `?`, which print `Debug`: show the sentence, not the
+// struct, so "needs root" reads as such in a failing test's output.
+impl fmt::Debug for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
