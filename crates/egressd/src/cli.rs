@@ -22,6 +22,60 @@ pub enum Command {
     },
     /// Print the plan for one connection and why: which policy, which source, which location.
     Trace(TraceArgs),
+    /// Run the gateway (the embedded default configuration when --config is not given).
+    Serve(ServeArgs),
+    /// Answer every HTTP request with the address the client connected from.
+    Whoami(WhoamiArgs),
+    /// Check, through a proxy, which address whoami services see.
+    Verify(VerifyArgs),
+    /// Print an argon2id hash of a password (read from standard input) for `password_hash`.
+    HashPassword,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (default: the embedded loopback configuration).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Node id from the configuration (default: the first node).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Append connection log records (JSON lines) to this file instead of standard output.
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
+    /// Seconds allowed for a client's request head or SOCKS handshake.
+    #[arg(long, default_value_t = 10)]
+    pub head_timeout_secs: u64,
+    /// Seconds allowed to connect to a destination.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout_secs: u64,
+    /// Seconds a tunnel may stay idle.
+    #[arg(long, default_value_t = 300)]
+    pub idle_timeout_secs: u64,
+    /// Seconds open connections may take to finish after SIGTERM.
+    #[arg(long, default_value_t = 30)]
+    pub drain_grace_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhoamiArgs {
+    /// Address to listen on (repeatable; IPv4 and IPv6).
+    #[arg(long = "listen", required = true)]
+    pub listen: Vec<std::net::SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Proxy URL: http://[user:pass@]host:port or socks5://[user:pass@]host:port.
+    #[arg(long)]
+    pub proxy: String,
+    /// whoami URL to fetch through the proxy (repeatable), e.g. http://198.51.100.80:8081/.
+    #[arg(long = "whoami", required = true)]
+    pub whoami: Vec<String>,
+    /// Address expected to be seen (repeatable; a URL passes when it sees any expected
+    /// address of its family).
+    #[arg(long = "expect")]
+    pub expect: Vec<IpAddr>,
 }
 
 #[derive(Debug, Subcommand)]

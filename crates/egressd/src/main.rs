@@ -3,6 +3,11 @@
 mod cli;
 mod cmd_config;
 mod cmd_trace;
+mod gateway;
+mod serve;
+mod system;
+mod verify;
+mod whoami;
 
 use std::process::ExitCode;
 
@@ -13,6 +18,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Config { command } => cmd_config::run(command),
         cli::Command::Trace(args) => cmd_trace::run(&args),
+        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Whoami(args) => whoami::run(&args),
+        cli::Command::Verify(args) => verify::run(&args),
+        cli::Command::HashPassword => hash_password(),
     };
     match result {
         Ok(code) => code,
@@ -21,4 +30,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn hash_password() -> Result<ExitCode, String> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    println!("{}", gateway::hash_password(password)?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,10 @@
+//! The egress data path: connect from a chosen source address, account for the port budget of
+//! each (source, destination) pair, and relay bytes while counting them.
+
+mod dial;
+mod ledger;
+mod relay;
+
+pub use dial::{dial, DialError};
+pub use ledger::{LedgerError, PortLedger, PortSlot, PortUsage};
+pub use relay::{relay, RelayOutcome};

@@ -1,0 +1,138 @@
+//! Authorising clients on a listener: by source prefix or by a user's argon2-hashed password.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::Argon2;
+use egress_model::{Authorization, Config};
+use egress_onramp::server::{AuthError, Authorized};
+
+/// One endpoint on a listener.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    account: String,
+    name: String,
+    authorization: Authorization,
+}
+
+/// Endpoints per listening address, and the users who may present credentials.
+#[derive(Debug, Default)]
+pub struct Authorizer {
+    endpoints: HashMap<SocketAddr, Vec<Endpoint>>,
+    /// (account, user) → PHC hash.
+    passwords: HashMap<(String, String), String>,
+    /// Credentials verified once, so argon2 runs once per (user, password), not per connection.
+    /// Keyed by the full password (kept in memory only), never by a hash that could collide.
+    verified: Mutex<HashMap<(String, String, String), bool>>,
+}
+
+impl Authorizer {
+    pub fn new(config: &Config) -> Self {
+        let mut a = Authorizer::default();
+        for account in &config.accounts {
+            for ep in &account.proxy_endpoints {
+                a.endpoints.entry(ep.listen).or_default().push(Endpoint {
+                    account: account.id.0.clone(),
+                    name: ep.name.clone(),
+                    authorization: ep.authorization.clone(),
+                });
+            }
+            for user in &account.users {
+                if let Some(hash) = &user.password_hash {
+                    a.passwords.insert((account.id.0.clone(), user.name.clone()), hash.clone());
+                }
+            }
+        }
+        a
+    }
+
+    /// Whether a client on this listener must give credentials (no source-prefix endpoint
+    /// covers it).
+    pub fn requires_credentials(&self, listen: SocketAddr, peer: SocketAddr) -> bool {
+        self.source_match(listen, peer).is_none()
+            && self.endpoints_on(listen).iter().any(|e| e.authorization == Authorization::Credentials)
+    }
+
+    fn endpoints_on(&self, listen: SocketAddr) -> &[Endpoint] {
+        self.endpoints
+            .get(&listen)
+            .or_else(|| {
+                // A listener on 0.0.0.0/[::] accepted on a concrete local address.
+                let any = SocketAddr::new(
+                    if listen.is_ipv4() { [0u8; 4].into() } else { [0u16; 8].into() },
+                    listen.port(),
+                );
+                self.endpoints.get(&any)
+            })
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    fn source_match(&self, listen: SocketAddr, peer: SocketAddr) -> Option<&Endpoint> {
+        self.endpoints_on(listen).iter().find(|e| match &e.authorization {
+            Authorization::SourcePrefixes(p) => p.iter().any(|n| n.contains(&peer.ip())),
+            Authorization::Credentials => false,
+        })
+    }
+
+    /// Authorises a client.
+    pub fn authorize(
+        &self,
+        listen: SocketAddr,
+        peer: SocketAddr,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Authorized, AuthError> {
+        let endpoints = self.endpoints_on(listen);
+        if let Some((user, password)) = credentials {
+            for ep in endpoints.iter().filter(|e| e.authorization == Authorization::Credentials) {
+                if self.check_password(&ep.account, user, password) {
+                    return Ok(Authorized {
+                        account: ep.account.clone(),
+                        user: Some(user.to_string()),
+                        endpoint: ep.name.clone(),
+                    });
+                }
+            }
+            if self.source_match(listen, peer).is_none() {
+                return Err(AuthError::BadCredentials);
+            }
+        }
+        if let Some(ep) = self.source_match(listen, peer) {
+            return Ok(Authorized { account: ep.account.clone(), user: None, endpoint: ep.name.clone() });
+        }
+        if endpoints.iter().any(|e| e.authorization == Authorization::Credentials) {
+            Err(AuthError::CredentialsRequired)
+        } else {
+            Err(AuthError::SourceNotAllowed(peer))
+        }
+    }
+
+    fn check_password(&self, account: &str, user: &str, password: &str) -> bool {
+        let Some(hash) = self.passwords.get(&(account.to_string(), user.to_string())) else {
+            return false;
+        };
+        let key = (account.to_string(), user.to_string(), password.to_string());
+        if let Some(&ok) = self.verified.lock().expect("never poisoned").get(&key) {
+            return ok;
+        }
+        let ok = PasswordHash::new(hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        if ok {
+            self.verified.lock().expect("never poisoned").insert(key, true);
+        }
+        ok
+    }
+}
+
+/// Hashes a password for the configuration (`egressd hash-password`).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,199 @@
+//! `egressd serve`: load the configuration, open the listeners, run until SIGTERM/SIGINT, drain.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egress_model::{Config, ProxyProtocol};
+use egress_onramp::server::{handle_http, handle_socks5, Listener, OnRampSettings};
+use egress_policy::Snapshot;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::cli::ServeArgs;
+use crate::gateway::{DataPathSettings, EgressGateway, LogSink};
+use crate::system;
+
+/// The embedded default configuration (loopback only, no setup).
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+pub fn load_config(path: Option<&PathBuf>) -> Result<(Config, String), String> {
+    match path {
+        Some(p) => Ok((Config::load(p).map_err(|e| e.to_string())?, p.display().to_string())),
+        None => {
+            let c = Config::from_toml(DEFAULT_CONFIG, "<embedded default>").map_err(|e| e.to_string())?;
+            Ok((c, "<embedded default>".to_string()))
+        }
+    }
+}
+
+pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
+    let (config, origin) = load_config(args.config.as_ref())?;
+    let snapshot = Snapshot::compile(&config, &origin, 1).map_err(|e| e.to_string())?;
+    let (node_id, location) = node_identity(&config, args)?;
+
+    system::raise_open_file_limit();
+    system::warn_on_small_port_range(config.deployment.max_connections_per_destination);
+
+    let (log, writer) = LogSink::start(args.log_file.as_deref())
+        .map_err(|e| format!("cannot open the connection log: {e}"))?;
+    let settings = DataPathSettings {
+        node_id: node_id.clone(),
+        location: location.clone(),
+        connect_timeout: Duration::from_secs(args.connect_timeout_secs),
+    };
+    let gateway = Arc::new(EgressGateway::new(&config, snapshot, settings, log));
+    let onramp = Arc::new(OnRampSettings {
+        head_timeout: Duration::from_secs(args.head_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        via: format!("egressd-{node_id}"),
+        ..OnRampSettings::default()
+    });
+
+    // One listener per address; several endpoints (accounts) may share it.
+    let mut listeners: BTreeMap<SocketAddr, ProxyProtocol> = BTreeMap::new();
+    for account in &config.accounts {
+        for ep in &account.proxy_endpoints {
+            if let Some(other) = listeners.insert(ep.listen, ep.protocol) {
+                if other != ep.protocol {
+                    return Err(format!("{}: {} is used by both an HTTP and a SOCKS5 endpoint", origin, ep.listen));
+                }
+            }
+        }
+    }
+    eprintln!("egressd: node {node_id} in location {location}, configuration {origin}");
+    let mut tasks = JoinSet::new();
+    let mut connections = JoinSet::new();
+    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (addr, protocol) in listeners {
+        let socket = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
+        let local = socket.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("egressd: {} proxy listening on {local}", match protocol {
+            ProxyProtocol::Http => "HTTP",
+            ProxyProtocol::Socks5 => "SOCKS5",
+        });
+        let listener = Arc::new(Listener { local: addr });
+        let tx = conn_tx.clone();
+        tasks.spawn(async move {
+            loop {
+                match socket.accept().await {
+                    Ok((stream, peer)) => {
+                        if tx.send((stream, peer, Arc::clone(&listener), protocol)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        eprintln!("egressd: accept on {addr} failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(conn_tx);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
+    let mut revision = 1;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangup.recv() => {
+                revision += 1;
+                reload(&gateway, args.config.as_ref(), revision);
+            }
+            Some((stream, peer, listener, protocol)) = conn_rx.recv() => {
+                let gateway = Arc::clone(&gateway);
+                let onramp = Arc::clone(&onramp);
+                connections.spawn(async move {
+                    match protocol {
+                        ProxyProtocol::Http => handle_http(stream, peer, listener, gateway, onramp).await,
+                        ProxyProtocol::Socks5 => handle_socks5(stream, peer, listener, gateway, onramp).await,
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    tasks.abort_all();
+    let grace = Duration::from_secs(args.drain_grace_secs);
+    eprintln!(
+        "egressd: shutting down: {} connections draining for up to {grace:?}",
+        connections.len()
+    );
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!("egressd: grace period over: closing {} connections", connections.len());
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+    // Every sink is gone once the gateway is: the writer flushes and ends.
+    drop(gateway);
+    let _ = writer.await;
+    eprintln!("egressd: stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Reloads the configuration file; an invalid one leaves the running configuration in place.
+fn reload(gateway: &EgressGateway, path: Option<&PathBuf>, revision: u64) {
+    let Some(path) = path else {
+        eprintln!("egressd: SIGHUP ignored: running the embedded default configuration");
+        return;
+    };
+    let origin = path.display().to_string();
+    let compiled = Config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|c| Snapshot::compile(&c, &origin, revision).map(|s| (c, s)).map_err(|e| e.to_string()));
+    match compiled {
+        Ok((config, snapshot)) => {
+            gateway.replace(&config, snapshot);
+            eprintln!("egressd: reloaded {origin} as revision {revision}");
+        }
+        Err(e) => eprintln!("egressd: reload of {origin} refused, keeping the running configuration:\n{e}"),
+    }
+}
+
+fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), String> {
+    if let Some(id) = &args.node {
+        let node = config
+            .nodes
+            .iter()
+            .find(|n| &n.id == id)
+            .ok_or_else(|| format!("--node {id}: no such node in the configuration"))?;
+        return Ok((node.id.clone(), node.location.0.clone()));
+    }
+    if let Some(node) = config.nodes.first() {
+        return Ok((node.id.clone(), node.location.0.clone()));
+    }
+    let loc = config.locations.first().ok_or("the configuration has no location")?;
+    Ok((format!("{}-1", loc.code), loc.code.0.clone()))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
