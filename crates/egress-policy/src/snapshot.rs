@@ -90,6 +90,8 @@ pub(crate) struct Compiled {
     pub private_networks: Vec<IpNet>,
     pub allow_destinations: Vec<IpNet>,
     pub max_connections_per_destination: u32,
+    pub max_sessions_per_user: u32,
+    pub max_sessions_per_account: u32,
 }
 
 /// Which locations have at least one healthy node. Locations are healthy until told otherwise.
@@ -176,6 +178,16 @@ impl Snapshot {
     /// Port budget per egress address and destination.
     pub fn max_connections_per_destination(&self) -> u32 {
         self.compiled.max_connections_per_destination
+    }
+
+    /// Concurrent sessions per user and per account on a node.
+    pub fn max_sessions(&self) -> (u32, u32) {
+        (self.compiled.max_sessions_per_user, self.compiled.max_sessions_per_account)
+    }
+
+    /// The location a code names, for the edges (`None` when unknown).
+    pub fn has_location(&self, code: &str) -> bool {
+        self.compiled.location_by_code.contains_key(code)
     }
 
     pub(crate) fn location(&self, idx: LocationIdx) -> &LocationInfo {
@@ -281,7 +293,7 @@ fn compile_valid(config: &Config, revision: u64) -> Compiled {
             .map(|u| {
                 let info = UserInfo {
                     name: u.name.clone(),
-                    email: u.email.as_ref().map(|e| e.to_ascii_lowercase()),
+                    email: u.email.as_ref().map(|e| e.to_lowercase()),
                     groups: u.groups.clone(),
                 };
                 (u.name.clone(), info)
@@ -324,6 +336,8 @@ fn compile_valid(config: &Config, revision: u64) -> Compiled {
             .collect(),
         allow_destinations: config.deployment.allow_destinations.clone(),
         max_connections_per_destination: config.deployment.max_connections_per_destination,
+        max_sessions_per_user: config.deployment.max_sessions_per_user,
+        max_sessions_per_account: config.deployment.max_sessions_per_account,
     }
 }
 

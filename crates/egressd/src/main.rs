@@ -34,7 +34,9 @@ fn main() -> ExitCode {
 
 fn hash_password() -> Result<ExitCode, String> {
     let mut password = String::new();
-    std::io::stdin().read_line(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
     if password.is_empty() {
         return Err("the password is empty".into());

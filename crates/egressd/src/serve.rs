@@ -21,9 +21,13 @@ pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
 pub fn load_config(path: Option<&PathBuf>) -> Result<(Config, String), String> {
     match path {
-        Some(p) => Ok((Config::load(p).map_err(|e| e.to_string())?, p.display().to_string())),
+        Some(p) => Ok((
+            Config::load(p).map_err(|e| e.to_string())?,
+            p.display().to_string(),
+        )),
         None => {
-            let c = Config::from_toml(DEFAULT_CONFIG, "<embedded default>").map_err(|e| e.to_string())?;
+            let c = Config::from_toml(DEFAULT_CONFIG, "<embedded default>")
+                .map_err(|e| e.to_string())?;
             Ok((c, "<embedded default>".to_string()))
         }
     }
@@ -66,7 +70,10 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         for ep in &account.proxy_endpoints {
             if let Some(other) = listeners.insert(ep.listen, ep.protocol) {
                 if other != ep.protocol {
-                    return Err(format!("{}: {} is used by both an HTTP and a SOCKS5 endpoint", origin, ep.listen));
+                    return Err(format!(
+                        "{}: {} is used by both an HTTP and a SOCKS5 endpoint",
+                        origin, ep.listen
+                    ));
                 }
             }
         }
@@ -80,17 +87,23 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
-        eprintln!("egressd: {} proxy listening on {local}", match protocol {
-            ProxyProtocol::Http => "HTTP",
-            ProxyProtocol::Socks5 => "SOCKS5",
-        });
+        eprintln!(
+            "egressd: {} proxy listening on {local}",
+            match protocol {
+                ProxyProtocol::Http => "HTTP",
+                ProxyProtocol::Socks5 => "SOCKS5",
+            }
+        );
         let listener = Arc::new(Listener { local: addr });
         let tx = conn_tx.clone();
         tasks.spawn(async move {
             loop {
                 match socket.accept().await {
                     Ok((stream, peer)) => {
-                        if tx.send((stream, peer, Arc::clone(&listener), protocol)).is_err() {
+                        if tx
+                            .send((stream, peer, Arc::clone(&listener), protocol))
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -140,7 +153,10 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     })
     .await;
     if drained.is_err() {
-        eprintln!("egressd: grace period over: closing {} connections", connections.len());
+        eprintln!(
+            "egressd: grace period over: closing {} connections",
+            connections.len()
+        );
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
@@ -158,15 +174,19 @@ fn reload(gateway: &EgressGateway, path: Option<&PathBuf>, revision: u64) {
         return;
     };
     let origin = path.display().to_string();
-    let compiled = Config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|c| Snapshot::compile(&c, &origin, revision).map(|s| (c, s)).map_err(|e| e.to_string()));
+    let compiled = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
+        Snapshot::compile(&c, &origin, revision)
+            .map(|s| (c, s))
+            .map_err(|e| e.to_string())
+    });
     match compiled {
         Ok((config, snapshot)) => {
             gateway.replace(&config, snapshot);
             eprintln!("egressd: reloaded {origin} as revision {revision}");
         }
-        Err(e) => eprintln!("egressd: reload of {origin} refused, keeping the running configuration:\n{e}"),
+        Err(e) => eprintln!(
+            "egressd: reload of {origin} refused, keeping the running configuration:\n{e}"
+        ),
     }
 }
 
@@ -182,7 +202,10 @@ fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), 
     if let Some(node) = config.nodes.first() {
         return Ok((node.id.clone(), node.location.0.clone()));
     }
-    let loc = config.locations.first().ok_or("the configuration has no location")?;
+    let loc = config
+        .locations
+        .first()
+        .ok_or("the configuration has no location")?;
     Ok((format!("{}-1", loc.code), loc.code.0.clone()))
 }
 

@@ -9,10 +9,14 @@ pub fn raise_open_file_limit() {
         Ok((soft, hard)) => {
             if soft < hard {
                 if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-                    eprintln!("egressd: cannot raise the open-file limit from {soft} to {hard}: {e}");
+                    eprintln!(
+                        "egressd: cannot raise the open-file limit from {soft} to {hard}: {e}"
+                    );
                 }
             }
-            let limit = getrlimit(Resource::RLIMIT_NOFILE).map(|(s, _)| s).unwrap_or(soft);
+            let limit = getrlimit(Resource::RLIMIT_NOFILE)
+                .map(|(s, _)| s)
+                .unwrap_or(soft);
             eprintln!(
                 "egressd: open-file limit {limit}: capacity about {} concurrent tunnels",
                 limit.saturating_sub(64) / 2
@@ -28,7 +32,9 @@ pub fn warn_on_small_port_range(limit: u32) {
     let Ok(text) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range") else {
         return;
     };
-    let mut parts = text.split_whitespace().filter_map(|p| p.parse::<u32>().ok());
+    let mut parts = text
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok());
     if let (Some(lo), Some(hi)) = (parts.next(), parts.next()) {
         let ports = hi.saturating_sub(lo) + 1;
         if ports < limit {

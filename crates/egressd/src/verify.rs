@@ -24,7 +24,9 @@ struct Url {
 }
 
 fn parse_url(text: &str, default_port: u16) -> Result<Url, String> {
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| format!("`{text}` is not a URL"))?;
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| format!("`{text}` is not a URL"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
@@ -37,28 +39,50 @@ fn parse_url(text: &str, default_port: u16) -> Result<Url, String> {
         None => (None, authority),
     };
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or_else(|| format!("`{text}`: unclosed ["))?;
-        let port = after.strip_prefix(':').map(str::parse).transpose().map_err(|_| format!("`{text}`: bad port"))?;
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}`: unclosed ["))?;
+        let port = after
+            .strip_prefix(':')
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| format!("`{text}`: bad port"))?;
         (h.to_string(), port.unwrap_or(default_port))
     } else {
         match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("`{text}`: bad port"))?),
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse().map_err(|_| format!("`{text}`: bad port"))?,
+            ),
             None => (hostport.to_string(), default_port),
         }
     };
-    Ok(Url { scheme: scheme.to_ascii_lowercase(), credentials, host, port, path })
+    Ok(Url {
+        scheme: scheme.to_ascii_lowercase(),
+        credentials,
+        host,
+        port,
+        path,
+    })
 }
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode, String> {
     let proxy = parse_url(&args.proxy, 3128)?;
     if proxy.scheme != "http" && proxy.scheme != "socks5" && proxy.scheme != "socks5h" {
-        return Err(format!("--proxy: scheme {} is not http or socks5", proxy.scheme));
+        return Err(format!(
+            "--proxy: scheme {} is not http or socks5",
+            proxy.scheme
+        ));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut all_ok = true;
     for url in &args.whoami {
         let target = parse_url(url, 80)?;
-        let seen = runtime.block_on(async { tokio::time::timeout(TIMEOUT, fetch(&proxy, &target)).await });
+        let seen =
+            runtime.block_on(async { tokio::time::timeout(TIMEOUT, fetch(&proxy, &target)).await });
         let seen = match seen {
             Ok(Ok(ip)) => ip,
             Ok(Err(e)) => {
@@ -72,7 +96,11 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, String> {
                 continue;
             }
         };
-        let expected: Vec<&IpAddr> = args.expect.iter().filter(|e| e.is_ipv4() == seen.is_ipv4()).collect();
+        let expected: Vec<&IpAddr> = args
+            .expect
+            .iter()
+            .filter(|e| e.is_ipv4() == seen.is_ipv4())
+            .collect();
         if expected.is_empty() {
             println!("{url}: seen {seen} (no expected address of that family given)");
         } else if expected.contains(&&seen) {
@@ -82,18 +110,29 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, String> {
             all_ok = false;
         }
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn join(ips: &[&IpAddr]) -> String {
-    ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 async fn fetch(proxy: &Url, target: &Url) -> Result<IpAddr, String> {
     let mut stream = TcpStream::connect((proxy.host.trim_matches(['[', ']']), proxy.port))
         .await
         .map_err(|e| format!("cannot reach the proxy {}:{}: {e}", proxy.host, proxy.port))?;
-    let host_header = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
+    let host_header = if target.host.contains(':') {
+        format!("[{}]", target.host)
+    } else {
+        target.host.clone()
+    };
     let request = if proxy.scheme == "http" {
         let auth = proxy.credentials.as_ref().map(|(u, p)| {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -107,23 +146,40 @@ async fn fetch(proxy: &Url, target: &Url) -> Result<IpAddr, String> {
         )
     } else {
         socks5_connect(&mut stream, proxy, target).await?;
-        format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n", target.path)
+        format!(
+            "GET {} HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n",
+            target.path
+        )
     };
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
+    stream
+        .read_to_end(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("the response has no head")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("the response has no head")?;
     let status = head.lines().next().unwrap_or_default();
     if !status.contains(" 200 ") {
         return Err(format!("the proxy answered `{status}`"));
     }
-    body.trim().parse().map_err(|_| format!("the whoami body `{}` is not an address", body.trim()))
+    body.trim()
+        .parse()
+        .map_err(|_| format!("the whoami body `{}` is not an address", body.trim()))
 }
 
 async fn socks5_connect(stream: &mut TcpStream, proxy: &Url, target: &Url) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
-    let method = if proxy.credentials.is_some() { 2u8 } else { 0u8 };
+    let method = if proxy.credentials.is_some() {
+        2u8
+    } else {
+        0u8
+    };
     stream.write_all(&[5, 1, method]).await.map_err(io)?;
     let mut sel = [0u8; 2];
     stream.read_exact(&mut sel).await.map_err(io)?;

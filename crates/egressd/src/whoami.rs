@@ -40,7 +40,11 @@ pub fn run(args: &WhoamiArgs) -> Result<ExitCode, String> {
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -54,7 +58,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 async fn answer(mut stream: TcpStream, peer: SocketAddr) {
     let mut buf = Vec::with_capacity(1024);
     loop {
-        let head = tokio::time::timeout(Duration::from_secs(10), read_head(&mut stream, &mut buf)).await;
+        let head =
+            tokio::time::timeout(Duration::from_secs(10), read_head(&mut stream, &mut buf)).await;
         let Ok(Some(head_len)) = head else { return };
         let (response, keep_alive) = respond(&buf[..head_len], peer);
         buf.drain(..head_len);
@@ -91,7 +96,10 @@ fn respond(head: &[u8], peer: SocketAddr) -> (Vec<u8>, bool) {
             h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
         });
     let ip = match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(peer.ip()),
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(std::net::IpAddr::V4)
+            .unwrap_or(peer.ip()),
         v4 => v4,
     };
     let path = req.path.unwrap_or("/");
@@ -99,7 +107,12 @@ fn respond(head: &[u8], peer: SocketAddr) -> (Vec<u8>, bool) {
         let headers: serde_json::Map<String, serde_json::Value> = req
             .headers
             .iter()
-            .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into()))
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into(),
+                )
+            })
             .collect();
         let body = serde_json::json!({ "address": ip.to_string(), "port": peer.port(), "headers": headers });
         reply(200, "application/json", &format!("{body}\n"), keep_alive)

@@ -41,7 +41,8 @@ impl Authorizer {
             }
             for user in &account.users {
                 if let Some(hash) = &user.password_hash {
-                    a.passwords.insert((account.id.0.clone(), user.name.clone()), hash.clone());
+                    a.passwords
+                        .insert((account.id.0.clone(), user.name.clone()), hash.clone());
                 }
             }
         }
@@ -52,7 +53,10 @@ impl Authorizer {
     /// covers it).
     pub fn requires_credentials(&self, listen: SocketAddr, peer: SocketAddr) -> bool {
         self.source_match(listen, peer).is_none()
-            && self.endpoints_on(listen).iter().any(|e| e.authorization == Authorization::Credentials)
+            && self
+                .endpoints_on(listen)
+                .iter()
+                .any(|e| e.authorization == Authorization::Credentials)
     }
 
     fn endpoints_on(&self, listen: SocketAddr) -> &[Endpoint] {
@@ -61,7 +65,11 @@ impl Authorizer {
             .or_else(|| {
                 // A listener on 0.0.0.0/[::] accepted on a concrete local address.
                 let any = SocketAddr::new(
-                    if listen.is_ipv4() { [0u8; 4].into() } else { [0u16; 8].into() },
+                    if listen.is_ipv4() {
+                        [0u8; 4].into()
+                    } else {
+                        [0u16; 8].into()
+                    },
                     listen.port(),
                 );
                 self.endpoints.get(&any)
@@ -71,10 +79,12 @@ impl Authorizer {
     }
 
     fn source_match(&self, listen: SocketAddr, peer: SocketAddr) -> Option<&Endpoint> {
-        self.endpoints_on(listen).iter().find(|e| match &e.authorization {
-            Authorization::SourcePrefixes(p) => p.iter().any(|n| n.contains(&peer.ip())),
-            Authorization::Credentials => false,
-        })
+        self.endpoints_on(listen)
+            .iter()
+            .find(|e| match &e.authorization {
+                Authorization::SourcePrefixes(p) => p.iter().any(|n| n.contains(&peer.ip())),
+                Authorization::Credentials => false,
+            })
     }
 
     /// Authorises a client.
@@ -86,7 +96,10 @@ impl Authorizer {
     ) -> Result<Authorized, AuthError> {
         let endpoints = self.endpoints_on(listen);
         if let Some((user, password)) = credentials {
-            for ep in endpoints.iter().filter(|e| e.authorization == Authorization::Credentials) {
+            for ep in endpoints
+                .iter()
+                .filter(|e| e.authorization == Authorization::Credentials)
+            {
                 if self.check_password(&ep.account, user, password) {
                     return Ok(Authorized {
                         account: ep.account.clone(),
@@ -100,9 +113,16 @@ impl Authorizer {
             }
         }
         if let Some(ep) = self.source_match(listen, peer) {
-            return Ok(Authorized { account: ep.account.clone(), user: None, endpoint: ep.name.clone() });
+            return Ok(Authorized {
+                account: ep.account.clone(),
+                user: None,
+                endpoint: ep.name.clone(),
+            });
         }
-        if endpoints.iter().any(|e| e.authorization == Authorization::Credentials) {
+        if endpoints
+            .iter()
+            .any(|e| e.authorization == Authorization::Credentials)
+        {
             Err(AuthError::CredentialsRequired)
         } else {
             Err(AuthError::SourceNotAllowed(peer))
@@ -118,10 +138,17 @@ impl Authorizer {
             return ok;
         }
         let ok = PasswordHash::new(hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false);
         if ok {
-            self.verified.lock().expect("never poisoned").insert(key, true);
+            self.verified
+                .lock()
+                .expect("never poisoned")
+                .insert(key, true);
         }
         ok
     }

@@ -57,7 +57,12 @@ impl LogSink {
     /// Starts the writer: to `path` (appended) or standard output.
     pub fn start(path: Option<&Path>) -> std::io::Result<(LogSink, LogWriter)> {
         let out: Box<dyn Write + Send> = match path {
-            Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+            Some(p) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
             None => Box::new(std::io::stdout()),
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<ConnectionRecord>();

@@ -1,0 +1,186 @@
+//! What an on-ramp needs from the rest of the gateway: authorising a client, and opening a
+//! connection to a target (decide → port budget → dial), which returns a session to log.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use egress_model::TargetAddr;
+use tokio::net::TcpStream;
+
+/// A boxed future, so the trait stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which protocol a client used to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRamp {
+    /// HTTP CONNECT.
+    HttpConnect,
+    /// HTTP absolute-form request.
+    HttpForward,
+    /// SOCKS5 CONNECT.
+    Socks5,
+}
+
+impl OnRamp {
+    /// Name in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnRamp::HttpConnect => "http_connect",
+            OnRamp::HttpForward => "http_forward",
+            OnRamp::Socks5 => "socks5",
+        }
+    }
+}
+
+/// The listener a client reached.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Local address of the listener.
+    pub local: SocketAddr,
+}
+
+/// A client the gateway accepted: its account and user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorized {
+    /// Account id.
+    pub account: String,
+    /// User name, when credentials were used.
+    pub user: Option<String>,
+    /// Proxy endpoint name.
+    pub endpoint: String,
+}
+
+/// Why a client was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Credentials are required and none were given.
+    #[error("proxy credentials required")]
+    CredentialsRequired,
+    /// Unknown user or wrong password.
+    #[error("bad proxy credentials")]
+    BadCredentials,
+    /// The client's address is not allowed on this listener.
+    #[error("client address {0} is not authorised on this listener")]
+    SourceNotAllowed(SocketAddr),
+}
+
+impl AuthError {
+    /// Close reason for the log.
+    pub fn close_reason(&self) -> &'static str {
+        match self {
+            AuthError::CredentialsRequired => "auth_required",
+            AuthError::BadCredentials => "auth_failed",
+            AuthError::SourceNotAllowed(_) => "source_not_allowed",
+        }
+    }
+}
+
+/// What kind of failure opening a connection was; the on-ramp maps it to a status or reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenFailure {
+    /// Policy, settings or safety rules refuse the destination.
+    NotAllowed,
+    /// The port budget (or the kernel's ports) for this destination is used up.
+    PortsExhausted,
+    /// A limit on concurrent sessions was reached.
+    TooManySessions,
+    /// The name did not resolve.
+    NameNotResolved,
+    /// The destination refused.
+    Refused,
+    /// No route.
+    Unreachable,
+    /// Connect timed out.
+    Timeout,
+    /// Anything else on the gateway's side.
+    Internal,
+}
+
+/// A failed open, with the close reason logged and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OpenError {
+    /// Kind.
+    pub failure: OpenFailure,
+    /// Close reason in the log.
+    pub close_reason: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl OpenError {
+    /// HTTP status the proxy answers with.
+    pub fn http_status(&self) -> u16 {
+        match self.failure {
+            OpenFailure::NotAllowed => 403,
+            OpenFailure::PortsExhausted => 503,
+            OpenFailure::TooManySessions => 429,
+            OpenFailure::NameNotResolved | OpenFailure::Refused | OpenFailure::Unreachable => 502,
+            OpenFailure::Timeout => 504,
+            OpenFailure::Internal => 500,
+        }
+    }
+
+    /// SOCKS5 reply code.
+    pub fn socks_reply(&self) -> crate::socks5::Reply {
+        use crate::socks5::Reply;
+        match self.failure {
+            OpenFailure::NotAllowed => Reply::NotAllowed,
+            OpenFailure::PortsExhausted | OpenFailure::TooManySessions | OpenFailure::Internal => {
+                Reply::GeneralFailure
+            }
+            OpenFailure::NameNotResolved | OpenFailure::Unreachable => Reply::HostUnreachable,
+            OpenFailure::Refused => Reply::ConnectionRefused,
+            OpenFailure::Timeout => Reply::TtlExpired,
+        }
+    }
+}
+
+/// A request to reach a target.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    /// Who asks.
+    pub who: Authorized,
+    /// From where.
+    pub peer: SocketAddr,
+    /// Through which protocol.
+    pub onramp: OnRamp,
+    /// What.
+    pub target: TargetAddr,
+}
+
+/// An open upstream connection and the session that logs it.
+#[derive(Debug)]
+pub struct Opened {
+    /// The connection to the destination.
+    pub stream: TcpStream,
+    /// Finishing it writes the connection log record.
+    pub session: Box<dyn Session>,
+}
+
+/// A live connection's log record, completed when the relay ends.
+pub trait Session: Send + Sync + std::fmt::Debug {
+    /// Records bytes and close reason; writes the log record.
+    fn finish(self: Box<Self>, bytes_up: u64, bytes_down: u64, close_reason: &str);
+}
+
+/// The gateway behind the on-ramps.
+pub trait Gateway: Send + Sync + 'static {
+    /// Authorises a client on a listener, with Basic/RFC 1929 credentials when given.
+    fn authorize<'a>(
+        &'a self,
+        listener: &'a Listener,
+        peer: SocketAddr,
+        credentials: Option<(&'a str, &'a str)>,
+    ) -> BoxFuture<'a, Result<Authorized, AuthError>>;
+
+    /// Whether a listener asks for credentials (SOCKS5 method selection, HTTP 407).
+    fn requires_credentials(&self, listener: &Listener, peer: SocketAddr) -> bool;
+
+    /// Decides, takes a port slot, dials. Refusals are logged by the gateway itself.
+    fn open(&self, request: OpenRequest) -> BoxFuture<'_, Result<Opened, OpenError>>;
+
+    /// Logs a connection that ended before `open` (bad request, failed authorisation).
+    fn reject(&self, listener: &Listener, peer: SocketAddr, onramp: OnRamp, close_reason: &str);
+}

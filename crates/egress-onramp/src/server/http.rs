@@ -1,0 +1,308 @@
+//! HTTP/1.1 proxy on-ramp: CONNECT tunnels and absolute-form requests with keep-alive.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use egress_model::{TargetAddr, TargetHost};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::gateway::{AuthError, Gateway, Listener, OnRamp, OpenRequest};
+use super::io::{read_message, ReadError};
+use super::OnRampSettings;
+use crate::http_head::{
+    connect_established, error_response, forwarded_headers, is_keep_alive, parse_request_head,
+    parse_response_head, proxy_authorization_basic, serialize_origin_request, BodyLength,
+    ChunkedDecoder, HeadError, RequestHead, RequestTarget,
+};
+use crate::{Host, Parsed};
+
+const PROXY_AUTHENTICATE: (&str, &str) = ("Proxy-Authenticate", "Basic realm=\"egressd\"");
+
+/// Serves one HTTP proxy client connection to its end.
+pub async fn handle_http<G: Gateway>(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<Listener>,
+    gateway: Arc<G>,
+    settings: Arc<OnRampSettings>,
+) {
+    let mut buf = Vec::with_capacity(2048);
+    let limits = settings.head_limits;
+    let parse = move |b: &[u8]| -> Result<Parsed<RequestHead>, ReadError> {
+        parse_request_head(b, &limits).map_err(|e| head_error(&e))
+    };
+    loop {
+        let head = match read_message(&mut client, &mut buf, settings.head_timeout, parse).await {
+            Ok(head) => head,
+            // A keep-alive client that closes between requests is a normal end.
+            Err(ReadError::Truncated) if buf.is_empty() => return,
+            Err(e) => {
+                let (status, reason) = match &e {
+                    ReadError::Protocol { reason, status, .. } => (*status, *reason),
+                    ReadError::Timeout => (408, "request_timeout"),
+                    _ => (400, e.close_reason()),
+                };
+                if !matches!(e, ReadError::Io | ReadError::Truncated) {
+                    let _ = client.write_all(&error_response(status, reason, &[])).await;
+                }
+                return gateway.reject(&listener, peer, onramp_of(None), reason);
+            }
+        };
+        let onramp = onramp_of(Some(&head));
+        let credentials = match proxy_authorization_basic(&head) {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                let _ = client
+                    .write_all(&error_response(e.status(), e.reason(), &[]))
+                    .await;
+                return gateway.reject(&listener, peer, onramp, e.reason());
+            }
+        };
+        let who = match gateway
+            .authorize(
+                &listener,
+                peer,
+                credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+            )
+            .await
+        {
+            Ok(who) => who,
+            Err(e) => {
+                let response = match e {
+                    AuthError::SourceNotAllowed(_) => error_response(403, e.close_reason(), &[]),
+                    _ => error_response(407, e.close_reason(), &[PROXY_AUTHENTICATE]),
+                };
+                let _ = client.write_all(&response).await;
+                return gateway.reject(&listener, peer, onramp, e.close_reason());
+            }
+        };
+        let target = target_of(&head.target);
+        let opened = gateway
+            .open(OpenRequest {
+                who,
+                peer,
+                onramp,
+                target,
+            })
+            .await;
+        let mut opened = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                // The response says `Connection: close`: an unread request body cannot be
+                // mistaken for the next request.
+                let _ = client
+                    .write_all(&error_response(e.http_status(), e.close_reason, &[]))
+                    .await;
+                return;
+            }
+        };
+        if head.is_connect() {
+            if client.write_all(connect_established()).await.is_err() {
+                return opened.session.finish(0, 0, "client_write_error");
+            }
+            let early = buf.len() as u64;
+            if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
+                return opened.session.finish(0, 0, "upstream_write_error");
+            }
+            let outcome =
+                egress_net::relay(&mut client, &mut opened.stream, settings.idle_timeout).await;
+            return opened.session.finish(
+                outcome.bytes_up + early,
+                outcome.bytes_down,
+                outcome.close_reason,
+            );
+        }
+        let keep_alive = is_keep_alive(&head);
+        let request = serialize_origin_request(&head, &forwarded_headers(&head, &settings.via));
+        let exchange = forward_exchange(
+            &mut client,
+            &mut opened.stream,
+            &mut buf,
+            &head,
+            &request,
+            &settings,
+        )
+        .await;
+        match exchange {
+            Ok((up, down, reusable)) => {
+                opened.session.finish(up, down, "closed");
+                if !(keep_alive && reusable) {
+                    let _ = client.shutdown().await;
+                    return;
+                }
+            }
+            Err((up, down, reason)) => {
+                opened.session.finish(up, down, reason);
+                return;
+            }
+        }
+    }
+}
+
+fn onramp_of(head: Option<&RequestHead>) -> OnRamp {
+    match head {
+        Some(h) if !h.is_connect() => OnRamp::HttpForward,
+        _ => OnRamp::HttpConnect,
+    }
+}
+
+fn head_error(e: &HeadError) -> ReadError {
+    ReadError::Protocol {
+        reply: None,
+        reason: e.reason(),
+        status: e.status(),
+    }
+}
+
+fn target_of(target: &RequestTarget) -> TargetAddr {
+    let host = match target.host() {
+        Host::Ip(ip) => TargetHost::Ip(*ip),
+        Host::Name(n) => TargetHost::Name(n.clone()),
+    };
+    TargetAddr {
+        host,
+        port: target.port(),
+    }
+}
+
+type Exchange = Result<(u64, u64, bool), (u64, u64, &'static str)>;
+
+/// Sends one request (head and body) and relays its response; says whether the client
+/// connection can carry another request.
+async fn forward_exchange(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head: &RequestHead,
+    request: &[u8],
+    settings: &OnRampSettings,
+) -> Exchange {
+    let (mut up, mut down) = (0u64, 0u64);
+    if upstream.write_all(request).await.is_err() {
+        return Err((0, 0, "upstream_write_error"));
+    }
+    up += request.len() as u64;
+    match copy_body(client, upstream, buf, &head.body).await {
+        Ok(n) => up += n,
+        Err(reason) => return Err((up, down, reason)),
+    }
+    let mut rbuf = Vec::with_capacity(4096);
+    loop {
+        let response = loop {
+            match parse_response_head(&rbuf, &head.method, &settings.head_limits) {
+                Ok(Parsed::Complete { head, consumed }) => break (head, consumed),
+                Ok(Parsed::Partial) => {}
+                Err(_) => {
+                    let _ = client
+                        .write_all(&error_response(502, "bad_upstream_response", &[]))
+                        .await;
+                    return Err((up, down, "bad_upstream_response"));
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let read = tokio::time::timeout(settings.idle_timeout, upstream.read(&mut chunk)).await;
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    let _ = client
+                        .write_all(&error_response(502, "upstream_closed", &[]))
+                        .await;
+                    return Err((up, down, "upstream_closed"));
+                }
+                Ok(Ok(n)) => rbuf.extend_from_slice(&chunk[..n]),
+                Err(_) => {
+                    let _ = client
+                        .write_all(&error_response(504, "upstream_timeout", &[]))
+                        .await;
+                    return Err((up, down, "upstream_timeout"));
+                }
+            }
+        };
+        let (resp, consumed) = response;
+        if client.write_all(&rbuf[..consumed]).await.is_err() {
+            return Err((up, down, "client_write_error"));
+        }
+        down += consumed as u64;
+        rbuf.drain(..consumed);
+        if resp.is_interim() {
+            continue;
+        }
+        return match copy_body(upstream, client, &mut rbuf, &resp.body).await {
+            Ok(n) => Ok((up, down + n, resp.body != BodyLength::UntilClose)),
+            Err(reason) => Err((up, down, reason)),
+        };
+    }
+}
+
+/// Copies one body framed as `body` from `from` (starting with what is in `buf`) to `to`.
+/// Bytes after the body stay in `buf`.
+async fn copy_body(
+    from: &mut TcpStream,
+    to: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    body: &BodyLength,
+) -> Result<u64, &'static str> {
+    let mut copied = 0u64;
+    match body {
+        BodyLength::None => Ok(0),
+        BodyLength::ContentLength(total) => {
+            let mut left = *total;
+            loop {
+                let take = (buf.len() as u64).min(left) as usize;
+                if take > 0 {
+                    to.write_all(&buf[..take])
+                        .await
+                        .map_err(|_| "body_write_error")?;
+                    buf.drain(..take);
+                    left -= take as u64;
+                    copied += take as u64;
+                }
+                if left == 0 {
+                    return Ok(copied);
+                }
+                fill(from, buf).await?;
+            }
+        }
+        BodyLength::Chunked => {
+            let mut decoder = ChunkedDecoder::new();
+            loop {
+                if !buf.is_empty() {
+                    let progress = decoder.feed(buf).map_err(|_| "bad_chunked_body")?;
+                    to.write_all(&buf[..progress.consumed])
+                        .await
+                        .map_err(|_| "body_write_error")?;
+                    copied += progress.consumed as u64;
+                    buf.drain(..progress.consumed);
+                    if progress.done {
+                        return Ok(copied);
+                    }
+                }
+                fill(from, buf).await?;
+            }
+        }
+        BodyLength::UntilClose => {
+            if !buf.is_empty() {
+                to.write_all(buf).await.map_err(|_| "body_write_error")?;
+                copied += buf.len() as u64;
+                buf.clear();
+            }
+            let n = tokio::io::copy(from, to)
+                .await
+                .map_err(|_| "body_copy_error")?;
+            Ok(copied + n)
+        }
+    }
+}
+
+async fn fill(from: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), &'static str> {
+    let mut chunk = [0u8; 16 * 1024];
+    match from.read(&mut chunk).await {
+        Ok(0) => Err("truncated_body"),
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+        Err(_) => Err("body_read_error"),
+    }
+}

@@ -1,0 +1,226 @@
+//! Opening a connection for a client: resolve, decide per address, take a session count and a
+//! port slot, and dial with Happy Eyeballs (RFC 8305): attempts start 250 ms apart, families
+//! interleaved, and the first to connect wins.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use egress_model::{ClientAddr, TargetHost};
+use egress_net::{dial, PortSlot};
+use egress_onramp::server::{OpenError, OpenFailure, OpenRequest, Opened};
+use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::net::TcpStream;
+
+use super::{dial_error, fill_plan, ConnectionRecord, EgressGateway, LiveSession};
+
+/// Delay before the next address is tried while an earlier attempt is still pending.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// A connected attempt.
+struct Connected {
+    stream: TcpStream,
+    slot: PortSlot,
+    plan: Plan,
+    route: Route,
+    addr: IpAddr,
+}
+
+/// A failed attempt, with its plan when it got that far (for the log).
+struct Failed {
+    error: OpenError,
+    planned: Option<(Plan, Route)>,
+    addr: IpAddr,
+}
+
+impl EgressGateway {
+    pub(super) async fn open_inner(&self, request: OpenRequest) -> Result<Opened, OpenError> {
+        let mut record = self.base_record(request.peer, request.onramp);
+        record.account = Some(request.who.account.clone());
+        record.user = request.who.user.clone();
+        record.proxy_endpoint = Some(request.who.endpoint.clone());
+        record.dst_port = Some(request.target.port);
+        let snapshot = self.snapshot.load_full();
+        let counted = match self.live.enter(
+            &request.who.account,
+            request.who.user.as_deref(),
+            snapshot.max_sessions(),
+        ) {
+            Ok(guard) => guard,
+            Err(reason) => {
+                let error = OpenError {
+                    failure: OpenFailure::TooManySessions,
+                    close_reason: reason,
+                    message: format!("session limit reached ({reason})"),
+                };
+                self.log_failure(record, reason);
+                return Err(error);
+            }
+        };
+        let addresses = match &request.target.host {
+            TargetHost::Ip(ip) => vec![*ip],
+            TargetHost::Name(name) => {
+                record.dst_host = Some(name.clone());
+                match self.resolver.lookup(name).await {
+                    Ok(found) if !found.is_empty() => found,
+                    Ok(_) => {
+                        return Err(
+                            self.refuse(record, name_error("dns_no_address", name, "no address"))
+                        )
+                    }
+                    Err(e) => return Err(self.refuse(record, name_error("dns_error", name, &e))),
+                }
+            }
+        };
+        match self.race(&snapshot, &request, &addresses).await {
+            Ok(c) => {
+                record.dst_ip = Some(c.addr.to_string());
+                fill_plan(&mut record, &c.plan, &c.route);
+                record.egress_port = c.stream.local_addr().ok().map(|a| a.port());
+                let session = LiveSession {
+                    record: Some(record),
+                    log: self.log.clone(),
+                    _slot: c.slot,
+                    _counted: counted,
+                };
+                Ok(Opened {
+                    stream: c.stream,
+                    session: Box::new(session),
+                })
+            }
+            Err(failed) => {
+                record.dst_ip = Some(failed.addr.to_string());
+                if let Some((plan, route)) = &failed.planned {
+                    fill_plan(&mut record, plan, route);
+                }
+                Err(self.refuse(record, failed.error))
+            }
+        }
+    }
+
+    fn refuse(&self, record: ConnectionRecord, error: OpenError) -> OpenError {
+        self.log_failure(record, error.close_reason);
+        error
+    }
+
+    /// Runs the attempts; the first success wins, the rest are dropped (freeing their slots).
+    async fn race(
+        &self,
+        snapshot: &Snapshot,
+        request: &OpenRequest,
+        addresses: &[IpAddr],
+    ) -> Result<Connected, Failed> {
+        let mut pending = FuturesUnordered::new();
+        let mut next = addresses.iter();
+        let mut last_failure = None;
+        if let Some(&addr) = next.next() {
+            pending.push(self.attempt(snapshot, request, addr));
+        }
+        while !pending.is_empty() {
+            let outcome = tokio::time::timeout(ATTEMPT_DELAY, pending.next()).await;
+            match outcome {
+                Ok(Some(Ok(connected))) => return Ok(connected),
+                Ok(Some(Err(failed))) => {
+                    last_failure = Some(failed);
+                    if let Some(&addr) = next.next() {
+                        pending.push(self.attempt(snapshot, request, addr));
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    if let Some(&addr) = next.next() {
+                        pending.push(self.attempt(snapshot, request, addr));
+                    }
+                }
+            }
+        }
+        Err(last_failure.expect("at least one address was attempted and failed"))
+    }
+
+    async fn attempt(
+        &self,
+        snapshot: &Snapshot,
+        request: &OpenRequest,
+        addr: IpAddr,
+    ) -> Result<Connected, Failed> {
+        let fail = |error: OpenError, planned: Option<(Plan, Route)>| Failed {
+            error,
+            planned,
+            addr,
+        };
+        let intent = Intent {
+            account: &request.who.account,
+            user: request.who.user.as_deref(),
+            client: ClientAddr(request.peer),
+            internal_src_ip: None,
+            proxy_endpoint: Some(&request.who.endpoint),
+            target: &request.target,
+            dst_ip: Some(addr),
+            transport: Transport::Tcp,
+            location: &self.settings.location,
+            src_geo: Geo::default(),
+            dst_geo: Geo::default(),
+        };
+        let plan = decide(&intent, snapshot).map_err(|refusal| {
+            let error = OpenError {
+                failure: OpenFailure::NotAllowed,
+                close_reason: refusal.code(),
+                message: format!("refused: {refusal}"),
+            };
+            fail(error, None)
+        })?;
+        let Some(route) = plan.route_for(addr).cloned() else {
+            let error = OpenError {
+                failure: OpenFailure::Unreachable,
+                close_reason: "no_source_for_family",
+                message: format!("no egress source for the address family of {addr}"),
+            };
+            return Err(fail(error, None));
+        };
+        if route.forwarded {
+            let error = OpenError {
+                failure: OpenFailure::Unreachable,
+                close_reason: "egress_location_unavailable",
+                message: format!(
+                    "the egress address {} lives in location {}; this node cannot forward there",
+                    route.source, route.egress_location
+                ),
+            };
+            return Err(fail(error, Some((plan, route))));
+        }
+        let destination = SocketAddr::new(addr, request.target.port);
+        let slot = match self.ledger.acquire(
+            route.source,
+            destination,
+            plan.max_connections_per_destination,
+        ) {
+            Ok(slot) => slot,
+            Err(e) => {
+                let error = OpenError {
+                    failure: OpenFailure::PortsExhausted,
+                    close_reason: "egress_port_allocation_error",
+                    message: e.to_string(),
+                };
+                return Err(fail(error, Some((plan, route))));
+            }
+        };
+        match dial(route.source, destination, self.settings.connect_timeout).await {
+            Ok(stream) => Ok(Connected {
+                stream,
+                slot,
+                plan,
+                route,
+                addr,
+            }),
+            Err(e) => Err(fail(dial_error(&e), Some((plan, route)))),
+        }
+    }
+}
+
+fn name_error(close_reason: &'static str, name: &str, detail: &str) -> OpenError {
+    OpenError {
+        failure: OpenFailure::NameNotResolved,
+        close_reason,
+        message: format!("cannot resolve {name}: {detail}"),
+    }
+}
