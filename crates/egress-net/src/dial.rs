@@ -81,10 +81,16 @@ pub async fn dial(
     destination: SocketAddr,
     timeout: Duration,
 ) -> Result<TcpStream, DialError> {
-    let socket = bound_socket(source).map_err(|error| DialError::SourceUnavailable { source_addr: source, error })?;
+    let socket = bound_socket(source).map_err(|error| DialError::SourceUnavailable {
+        source_addr: source,
+        error,
+    })?;
     let socket = TcpSocket::from_std_stream(socket.into());
     match tokio::time::timeout(timeout, socket.connect(destination)).await {
-        Err(_) => Err(DialError::Timeout { destination, timeout }),
+        Err(_) => Err(DialError::Timeout {
+            destination,
+            timeout,
+        }),
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
             Ok(stream)
@@ -97,8 +103,12 @@ fn bound_socket(source: EgressAddr) -> io::Result<Socket> {
     let addr = SocketAddr::new(source.0, 0);
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
-        .map_err(io::Error::from)?;
+    nix::sys::socket::setsockopt(
+        &socket,
+        nix::sys::socket::sockopt::IpBindAddressNoPort,
+        &true,
+    )
+    .map_err(io::Error::from)?;
     if addr.is_ipv6() {
         socket.set_freebind_v6(true)?;
         socket.set_only_v6(true)?;
@@ -111,9 +121,10 @@ fn bound_socket(source: EgressAddr) -> io::Result<Socket> {
 
 fn classify(source: EgressAddr, destination: SocketAddr, error: io::Error) -> DialError {
     match error.raw_os_error() {
-        Some(nix::libc::EADDRNOTAVAIL) | Some(nix::libc::EADDRINUSE) => {
-            DialError::PortsExhausted { source_addr: source, destination }
-        }
+        Some(nix::libc::EADDRNOTAVAIL) | Some(nix::libc::EADDRINUSE) => DialError::PortsExhausted {
+            source_addr: source,
+            destination,
+        },
         Some(nix::libc::ECONNREFUSED) => DialError::Refused { destination },
         Some(nix::libc::ENETUNREACH) | Some(nix::libc::EHOSTUNREACH) => {
             DialError::Unreachable { destination, error }

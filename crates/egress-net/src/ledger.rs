@@ -71,19 +71,30 @@ impl PortLedger {
         limit: u32,
     ) -> Result<PortSlot, LedgerError> {
         let key = (source, destination);
-        let mut shard = self.shards[shard_of(&key)].lock().expect("ledger lock is never poisoned");
+        let mut shard = self.shards[shard_of(&key)]
+            .lock()
+            .expect("ledger lock is never poisoned");
         let count = shard.entry(key).or_insert(0);
         if *count >= limit {
-            return Err(LedgerError { egress: source, destination, limit });
+            return Err(LedgerError {
+                egress: source,
+                destination,
+                limit,
+            });
         }
         *count += 1;
-        Ok(PortSlot { ledger: self.clone(), key })
+        Ok(PortSlot {
+            ledger: self.clone(),
+            key,
+        })
     }
 
     /// Live connections for one pair.
     pub fn usage(&self, source: EgressAddr, destination: SocketAddr) -> u32 {
         let key = (source, destination);
-        let shard = self.shards[shard_of(&key)].lock().expect("ledger lock is never poisoned");
+        let shard = self.shards[shard_of(&key)]
+            .lock()
+            .expect("ledger lock is never poisoned");
         shard.get(&key).copied().unwrap_or(0)
     }
 
@@ -103,7 +114,7 @@ impl PortLedger {
                     .collect::<Vec<_>>()
             })
             .collect();
-        all.sort_by(|a, b| b.connections.cmp(&a.connections));
+        all.sort_by_key(|u| std::cmp::Reverse(u.connections));
         all.truncate(n);
         all
     }
@@ -111,8 +122,9 @@ impl PortLedger {
 
 impl Drop for PortSlot {
     fn drop(&mut self) {
-        let mut shard =
-            self.ledger.shards[shard_of(&self.key)].lock().expect("ledger lock is never poisoned");
+        let mut shard = self.ledger.shards[shard_of(&self.key)]
+            .lock()
+            .expect("ledger lock is never poisoned");
         if let Some(count) = shard.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
@@ -134,7 +146,9 @@ mod tests {
         let other: SocketAddr = "198.51.100.80:444".parse().expect("valid");
         let a = ledger.acquire(src, dst, 2).expect("first");
         let _b = ledger.acquire(src, dst, 2).expect("second");
-        let err = ledger.acquire(src, dst, 2).expect_err("third is over the limit");
+        let err = ledger
+            .acquire(src, dst, 2)
+            .expect_err("third is over the limit");
         assert_eq!(err.limit, 2);
         // Another destination port shares the address freely.
         let _c = ledger.acquire(src, other, 2).expect("other destination");

@@ -30,7 +30,11 @@ where
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
         Err(_) => "relay_error",
     };
-    RelayOutcome { bytes_up: counted.up, bytes_down: counted.down, close_reason }
+    RelayOutcome {
+        bytes_up: counted.up,
+        bytes_down: counted.down,
+        close_reason,
+    }
 }
 
 struct Counted {

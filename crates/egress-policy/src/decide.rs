@@ -225,7 +225,7 @@ impl<'a> Context<'a> {
             );
         }
         let here = self.snapshot.location(self.ingress);
-        let healthy = |_: &usize| true;
+        let healthy = |i: &usize| self.snapshot.healthy[self.account.dedicated[*i].location];
         let distance = |i: usize| {
             let l = self.snapshot.location(self.account.dedicated[i].location);
             great_circle_km(here.latitude, here.longitude, l.latitude, l.longitude)

@@ -180,9 +180,18 @@ impl Snapshot {
         self.compiled.max_connections_per_destination
     }
 
+    /// Whether `deployment.allow_destinations` lets the gateway reach this address although
+    /// the safety rules would refuse it.
+    pub fn is_allowed_destination(&self, ip: IpAddr) -> bool {
+        self.compiled.is_allowed_destination(ip)
+    }
+
     /// Concurrent sessions per user and per account on a node.
     pub fn max_sessions(&self) -> (u32, u32) {
-        (self.compiled.max_sessions_per_user, self.compiled.max_sessions_per_account)
+        (
+            self.compiled.max_sessions_per_user,
+            self.compiled.max_sessions_per_account,
+        )
     }
 
     /// The location a code names, for the edges (`None` when unknown).

@@ -21,7 +21,7 @@ pub enum Command {
         command: ConfigCommand,
     },
     /// Print the plan for one connection and why: which policy, which source, which location.
-    Trace(TraceArgs),
+    Trace(Box<TraceArgs>),
     /// Run the gateway (the embedded default configuration when --config is not given).
     Serve(ServeArgs),
     /// Answer every HTTP request with the address the client connected from.

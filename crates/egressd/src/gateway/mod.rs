@@ -3,6 +3,7 @@
 mod auth;
 mod log;
 mod open;
+mod own;
 mod resolve;
 mod sessions;
 
@@ -36,6 +37,7 @@ pub struct DataPathSettings {
 pub struct EgressGateway {
     snapshot: ArcSwap<Snapshot>,
     authorizer: ArcSwap<Authorizer>,
+    own: ArcSwap<Vec<ipnet::IpNet>>,
     settings: DataPathSettings,
     ledger: PortLedger,
     log: LogSink,
@@ -63,6 +65,7 @@ impl EgressGateway {
             live: Arc::default(),
             snapshot: ArcSwap::from_pointee(snapshot),
             authorizer: ArcSwap::from_pointee(Authorizer::new(config)),
+            own: ArcSwap::from_pointee(own::own_addresses(config)),
             settings,
             ledger: PortLedger::new(),
             log,
@@ -73,6 +76,7 @@ impl EgressGateway {
     /// Swaps in a new configuration; connections already open keep their plan.
     pub fn replace(&self, config: &Config, snapshot: Snapshot) {
         self.authorizer.store(Arc::new(Authorizer::new(config)));
+        self.own.store(Arc::new(own::own_addresses(config)));
         self.snapshot.store(Arc::new(snapshot));
     }
 

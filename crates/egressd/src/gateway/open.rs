@@ -161,6 +161,14 @@ impl EgressGateway {
             src_geo: Geo::default(),
             dst_geo: Geo::default(),
         };
+        if super::own::is_own(&self.own.load(), addr) && !snapshot.is_allowed_destination(addr) {
+            let error = OpenError {
+                failure: OpenFailure::NotAllowed,
+                close_reason: "forbidden_destination",
+                message: format!("{addr} is an address of this gateway"),
+            };
+            return Err(fail(error, None));
+        }
         let plan = decide(&intent, snapshot).map_err(|refusal| {
             let error = OpenError {
                 failure: OpenFailure::NotAllowed,
