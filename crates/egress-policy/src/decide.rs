@@ -25,11 +25,10 @@ pub fn decide(intent: &Intent<'_>, snapshot: &Snapshot) -> Result<Plan, Refusal>
         return Ok(plan);
     }
     let subject = ctx.subject();
-    let dst_ip = intent.dst_ip.map(|ip| ip.to_canonical());
     let matched = ctx
         .account
         .index
-        .first_match(dst_ip, intent.target.port, |pos| {
+        .first_match(ctx.dst_ip, intent.target.port, |pos| {
             policy_matches(&ctx.account.policies[pos], &subject)
         });
     Ok(ctx.plan_for(matched))
@@ -72,6 +71,9 @@ pub(crate) struct Context<'a> {
     pub account: &'a AccountInfo,
     pub user: Option<&'a UserInfo>,
     pub ingress: LocationIdx,
+    /// The destination with IPv4-mapped IPv6 addresses read as IPv4, so that no rule can be
+    /// bypassed by writing an IPv4 destination in mapped form.
+    pub dst_ip: Option<IpAddr>,
     client_ip: [u8; 16],
 }
 
@@ -100,6 +102,7 @@ impl<'a> Context<'a> {
             account,
             user,
             ingress,
+            dst_ip: intent.dst_ip.map(|ip| ip.to_canonical()),
             client_ip,
         })
     }
@@ -125,7 +128,7 @@ impl<'a> Context<'a> {
             .intent
             .dst_ip
             .is_some_and(|ip| c.is_private_network(ip));
-        if let Some(ip) = self.intent.dst_ip {
+        if let Some(ip) = self.dst_ip {
             if !private && !c.is_allowed_destination(ip) && is_forbidden_destination(ip) {
                 return Err(Refusal::ForbiddenDestination);
             }
@@ -157,7 +160,7 @@ impl<'a> Context<'a> {
             src_ip: Some(i.client.0.ip()),
             src_port: Some(i.client.0.port()),
             internal_src_ip: i.internal_src_ip,
-            dst_ip: i.dst_ip,
+            dst_ip: self.dst_ip,
             dst_port: Some(i.target.port),
             protocol: Some(i.transport.as_str()),
             fqdn_host: host,
@@ -274,7 +277,7 @@ impl<'a> Context<'a> {
             TargetHost::Name(n) => Some(n.as_str()),
             TargetHost::Ip(_) => None,
         };
-        if c.is_on_net(self.intent.dst_ip, host) {
+        if c.is_on_net(self.dst_ip, host) {
             let local = default_route(
                 self.snapshot,
                 self.ingress,
@@ -360,11 +363,11 @@ impl<'a> Context<'a> {
     }
 
     fn wants_v4(&self) -> bool {
-        !matches!(self.intent.dst_ip, Some(IpAddr::V6(_)))
+        !matches!(self.dst_ip, Some(IpAddr::V6(_)))
     }
 
     fn wants_v6(&self) -> bool {
-        !matches!(self.intent.dst_ip, Some(IpAddr::V4(_)))
+        !matches!(self.dst_ip, Some(IpAddr::V4(_)))
     }
 
     fn default_plan(

@@ -58,7 +58,8 @@ impl EgressGateway {
             }
         };
         let addresses = match &request.target.host {
-            TargetHost::Ip(ip) => vec![*ip],
+            // A mapped IPv4 (::ffff:a.b.c.d) is dialled, and decided, as the IPv4 it is.
+            TargetHost::Ip(ip) => vec![ip.to_canonical()],
             TargetHost::Name(name) => {
                 record.dst_host = Some(name.clone());
                 match self.resolver.lookup(name).await {
