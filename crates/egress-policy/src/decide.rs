@@ -124,10 +124,7 @@ impl<'a> Context<'a> {
             _ => {}
         }
         let c = &self.snapshot.compiled;
-        let private = self
-            .intent
-            .dst_ip
-            .is_some_and(|ip| c.is_private_network(ip));
+        let private = self.dst_ip.is_some_and(|ip| c.is_private_network(ip));
         if let Some(ip) = self.dst_ip {
             if !private && !c.is_allowed_destination(ip) && is_forbidden_destination(ip) {
                 return Err(Refusal::ForbiddenDestination);
