@@ -4,6 +4,7 @@
 mod dial;
 mod ledger;
 mod relay;
+mod splice;
 
 pub use dial::{dial, DialError};
 pub use ledger::{LedgerError, PortLedger, PortSlot, PortUsage};

@@ -1,9 +1,22 @@
 //! Copying bytes both ways between client and destination, counting them.
+//!
+//! Nothing is allocated for an idle tunnel: a buffer exists only while a direction has bytes to
+//! move, and is released as soon as the socket has nothing more to read. A direction that
+//! carries bulk (a read fills a whole buffer) switches to `splice(2)` through a pipe, so its
+//! bytes never enter user space; short tunnels never pay for the pipe.
 
 use std::io;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::splice::splice_pump;
+
+/// Size of the buffer a direction reads into while it has bytes to move.
+const CHUNK: usize = 64 * 1024;
 
 /// Bytes moved and how the relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,72 +29,163 @@ pub struct RelayOutcome {
     pub close_reason: &'static str,
 }
 
-/// Relays until both sides close, an error, or `idle` passes with no byte either way.
-pub async fn relay<C, U>(client: &mut C, upstream: &mut U, idle: Duration) -> RelayOutcome
-where
-    C: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    U: AsyncRead + AsyncWrite + Unpin + ?Sized,
-{
-    let mut counted = Counted { up: 0, down: 0 };
-    let result = idle_copy(client, upstream, idle, &mut counted).await;
-    let close_reason = match result {
-        Ok(()) => "closed",
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => "idle_timeout",
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
-        Err(_) => "relay_error",
+/// Milliseconds since the relay started at which a byte last moved, either way.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Relays until both directions close, an error, or `idle` passes with no byte either way.
+pub async fn relay(client: &TcpStream, upstream: &TcpStream, idle: Duration) -> RelayOutcome {
+    let activity = Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+    };
+    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+    let both = async {
+        let (a, b) = tokio::join!(
+            pump(client, upstream, &up, &activity),
+            pump(upstream, client, &down, &activity)
+        );
+        a.and(b)
+    };
+    let watchdog = async {
+        loop {
+            let quiet = activity.idle_for();
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    };
+    let close_reason = tokio::select! {
+        result = both => match result {
+            Ok(()) => "closed",
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "connection_reset",
+            Err(_) => "relay_error",
+        },
+        () = watchdog => "idle_timeout",
     };
     RelayOutcome {
-        bytes_up: counted.up,
-        bytes_down: counted.down,
+        bytes_up: up.load(Ordering::Relaxed),
+        bytes_down: down.load(Ordering::Relaxed),
         close_reason,
     }
 }
 
-struct Counted {
-    up: u64,
-    down: u64,
-}
-
-async fn idle_copy<C, U>(
-    client: &mut C,
-    upstream: &mut U,
-    idle: Duration,
-    counted: &mut Counted,
-) -> io::Result<()>
-where
-    C: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    U: AsyncRead + AsyncWrite + Unpin + ?Sized,
-{
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut up_buf = vec![0u8; 16 * 1024];
-    let mut down_buf = vec![0u8; 16 * 1024];
-    let (mut up_open, mut down_open) = (true, true);
-    while up_open || down_open {
-        tokio::select! {
-            r = client.read(&mut up_buf), if up_open => {
-                let n = r?;
-                if n == 0 {
-                    up_open = false;
-                    upstream.shutdown().await.ok();
-                } else {
-                    upstream.write_all(&up_buf[..n]).await?;
-                    counted.up += n as u64;
+/// Moves one direction until its reader closes; then half-closes the writer.
+async fn pump(
+    from: &TcpStream,
+    to: &TcpStream,
+    bytes: &AtomicU64,
+    activity: &Activity,
+) -> io::Result<()> {
+    loop {
+        from.readable().await?;
+        // Allocated only now that bytes are waiting; dropped when the socket runs dry.
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match from.try_read(&mut buf) {
+                Ok(0) => {
+                    let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
+                    return Ok(());
                 }
-            }
-            r = upstream.read(&mut down_buf), if down_open => {
-                let n = r?;
-                if n == 0 {
-                    down_open = false;
-                    client.shutdown().await.ok();
-                } else {
-                    client.write_all(&down_buf[..n]).await?;
-                    counted.down += n as u64;
+                Ok(n) => {
+                    write_all(to, &buf[..n]).await?;
+                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    activity.touch();
+                    if n == CHUNK {
+                        drop(buf);
+                        return splice_pump(from, to, bytes, || activity.touch()).await;
+                    }
                 }
-            }
-            _ = tokio::time::sleep(idle) => {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "idle"));
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
             }
         }
     }
+}
+
+async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        to.writable().await?;
+        match to.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let a = TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (b, _) = l.accept().await.expect("accept");
+        (a, b)
+    }
+
+    #[tokio::test]
+    async fn relays_small_and_bulk_both_ways_and_counts_bytes() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let relay = tokio::spawn(async move {
+            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+        });
+        // Small request, bulk answer (forces the splice path), then both sides close.
+        client.write_all(b"hello").await.expect("write");
+        let mut got = [0u8; 5];
+        origin.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"hello");
+        let bulk: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let expected = bulk.clone();
+        let writer = tokio::spawn(async move {
+            origin.write_all(&bulk).await.expect("bulk");
+            origin.shutdown().await.expect("shutdown");
+            origin
+        });
+        let mut received = Vec::new();
+        client.shutdown().await.expect("client shutdown");
+        client.read_to_end(&mut received).await.expect("read bulk");
+        assert!(
+            received == expected,
+            "bulk bytes differ (len {})",
+            received.len()
+        );
+        let _origin = writer.await.expect("writer");
+        let outcome = relay.await.expect("relay");
+        assert_eq!(outcome.bytes_up, 5);
+        assert_eq!(outcome.bytes_down, expected.len() as u64);
+        assert_eq!(outcome.close_reason, "closed");
+    }
+
+    #[tokio::test]
+    async fn an_idle_tunnel_is_closed_with_idle_timeout() {
+        let (_client, client_side) = pair().await;
+        let (upstream_side, _origin) = pair().await;
+        let outcome = relay(&client_side, &upstream_side, Duration::from_millis(200)).await;
+        assert_eq!(outcome.close_reason, "idle_timeout");
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (0, 0));
+    }
 }

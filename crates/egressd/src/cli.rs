@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Seconds open connections may take to finish after SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_grace_secs: u64,
+    /// Runtime worker threads (default: one per CPU the process may run on).
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]

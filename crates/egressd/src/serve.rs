@@ -34,7 +34,15 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<(Config, String), String> {
 }
 
 pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
+    // One worker per CPU this process may use (respects taskset/cgroup pinning), unless set.
+    let workers = args.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("egressd-worker")
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -79,48 +87,36 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         }
     }
     eprintln!("egressd: node {node_id} in location {location}, configuration {origin}");
-    let mut tasks = JoinSet::new();
-    let mut connections = JoinSet::new();
-    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Signal handlers before the listeners: once a listener accepts, SIGTERM/SIGINT must drain
+    // and flush the log, and SIGHUP reload, never kill the process with the default action.
+    let shutdown = shutdown_signal()?;
+    tokio::pin!(shutdown);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
+    // Each listener accepts and owns its connections: no lock or channel between accepting and
+    // serving. Shutdown is announced on a watch channel; each listener then drains its own set.
+    let grace = Duration::from_secs(args.drain_grace_secs);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut listeners_done = JoinSet::new();
     for (addr, protocol) in listeners {
         let socket = TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
-        eprintln!(
-            "egressd: {} proxy listening on {local}",
-            match protocol {
-                ProxyProtocol::Http => "HTTP",
-                ProxyProtocol::Socks5 => "SOCKS5",
-            }
-        );
-        let listener = Arc::new(Listener { local: addr });
-        let tx = conn_tx.clone();
-        tasks.spawn(async move {
-            loop {
-                match socket.accept().await {
-                    Ok((stream, peer)) => {
-                        if tx
-                            .send((stream, peer, Arc::clone(&listener), protocol))
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        eprintln!("egressd: accept on {addr} failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        });
+        let kind = match protocol {
+            ProxyProtocol::Http => "HTTP",
+            ProxyProtocol::Socks5 => "SOCKS5",
+        };
+        eprintln!("egressd: {kind} proxy listening on {local}");
+        let accept = AcceptLoop {
+            socket,
+            listener: Arc::new(Listener { local: addr }),
+            protocol,
+            gateway: Arc::clone(&gateway),
+            onramp: Arc::clone(&onramp),
+        };
+        listeners_done.spawn(accept.run(stop_rx.clone(), grace));
     }
-    drop(conn_tx);
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
     let mut revision = 1;
     loop {
         tokio::select! {
@@ -129,36 +125,16 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
                 revision += 1;
                 reload(&gateway, args.config.as_ref(), revision);
             }
-            Some((stream, peer, listener, protocol)) = conn_rx.recv() => {
-                let gateway = Arc::clone(&gateway);
-                let onramp = Arc::clone(&onramp);
-                connections.spawn(async move {
-                    match protocol {
-                        ProxyProtocol::Http => handle_http(stream, peer, listener, gateway, onramp).await,
-                        ProxyProtocol::Socks5 => handle_socks5(stream, peer, listener, gateway, onramp).await,
-                    }
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
-    tasks.abort_all();
-    let grace = Duration::from_secs(args.drain_grace_secs);
-    eprintln!(
-        "egressd: shutting down: {} connections draining for up to {grace:?}",
-        connections.len()
-    );
-    let drained = tokio::time::timeout(grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        eprintln!(
-            "egressd: grace period over: closing {} connections",
-            connections.len()
-        );
-        connections.abort_all();
-        while connections.join_next().await.is_some() {}
+    eprintln!("egressd: shutting down: listeners closed, connections draining for up to {grace:?}");
+    let _ = stop_tx.send(true);
+    let mut aborted = 0;
+    while let Some(result) = listeners_done.join_next().await {
+        aborted += result.unwrap_or(0);
+    }
+    if aborted > 0 {
+        eprintln!("egressd: grace period over: closed {aborted} connections");
     }
     // Every sink is gone once the gateway is: the writer flushes and ends.
     drop(gateway);
@@ -190,6 +166,56 @@ fn reload(gateway: &EgressGateway, path: Option<&PathBuf>, revision: u64) {
     }
 }
 
+/// One listening socket and the connections it accepted.
+struct AcceptLoop {
+    socket: TcpListener,
+    listener: Arc<Listener>,
+    protocol: ProxyProtocol,
+    gateway: Arc<EgressGateway>,
+    onramp: Arc<OnRampSettings>,
+}
+
+impl AcceptLoop {
+    /// Accepts until told to stop, then gives open connections `grace` to finish; returns how
+    /// many had to be aborted.
+    async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>, grace: Duration) -> usize {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                accepted = self.socket.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let (listener, gateway, onramp) =
+                            (Arc::clone(&self.listener), Arc::clone(&self.gateway), Arc::clone(&self.onramp));
+                        match self.protocol {
+                            ProxyProtocol::Http => connections.spawn(handle_http(stream, peer, listener, gateway, onramp)),
+                            ProxyProtocol::Socks5 => connections.spawn(handle_socks5(stream, peer, listener, gateway, onramp)),
+                        };
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        eprintln!("egressd: accept on {} failed: {e}", self.listener.local);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        drop(self.socket);
+        let drained = tokio::time::timeout(grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_ok() {
+            return 0;
+        }
+        let left = connections.len();
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+        left
+    }
+}
+
 fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), String> {
     if let Some(id) = &args.node {
         let node = config
@@ -209,14 +235,18 @@ fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), 
     Ok((format!("{}-1", loc.code), loc.code.0.clone()))
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed by this call, not when the
+/// future is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -106,8 +106,7 @@ pub async fn handle_http<G: Gateway>(
             if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
                 return opened.session.finish(0, 0, "upstream_write_error");
             }
-            let outcome =
-                egress_net::relay(&mut client, &mut opened.stream, settings.idle_timeout).await;
+            let outcome = egress_net::relay(&client, &opened.stream, settings.idle_timeout).await;
             return opened.session.finish(
                 outcome.bytes_up + early,
                 outcome.bytes_down,

@@ -161,7 +161,7 @@ pub async fn handle_socks5<G: Gateway>(
         }
         early = buf.len() as u64;
     }
-    let outcome = egress_net::relay(&mut stream, &mut opened.stream, settings.idle_timeout).await;
+    let outcome = egress_net::relay(&stream, &opened.stream, settings.idle_timeout).await;
     opened.session.finish(
         outcome.bytes_up + early,
         outcome.bytes_down,
