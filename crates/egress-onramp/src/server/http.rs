@@ -7,13 +7,15 @@ use egress_model::{TargetAddr, TargetHost};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::gateway::{AuthError, Gateway, Listener, OnRamp, OpenRequest};
+use super::gateway::{
+    AuthError, Authorized, Gateway, Listener, OnRamp, OpenError, OpenRequest, Opened, Session,
+};
 use super::io::{read_message, ReadError};
 use super::OnRampSettings;
 use crate::http_head::{
     connect_established, error_response, forwarded_headers, is_keep_alive, parse_request_head,
     parse_response_head, proxy_authorization_basic, serialize_origin_request, BodyLength,
-    ChunkedDecoder, HeadError, RequestHead, RequestTarget,
+    ChunkedDecoder, HeadError, RequestHead, RequestTarget, ResponseHead, Version,
 };
 use crate::{Host, Parsed};
 
@@ -32,6 +34,7 @@ pub async fn handle_http<G: Gateway>(
     let parse = move |b: &[u8]| -> Result<Parsed<RequestHead>, ReadError> {
         parse_request_head(b, &limits).map_err(|e| head_error(&e))
     };
+    let mut upstream: Option<Upstream> = None;
     loop {
         let head = match read_message(&mut client, &mut buf, settings.head_timeout, parse).await {
             Ok(head) => head,
@@ -79,63 +82,145 @@ pub async fn handle_http<G: Gateway>(
             }
         };
         let target = target_of(&head.target);
-        let opened = gateway
-            .open(OpenRequest {
-                who,
+        if head.is_connect() {
+            drop(upstream.take());
+            return tunnel(
+                client,
+                buf,
+                gateway
+                    .open(OpenRequest {
+                        who,
+                        peer,
+                        onramp,
+                        target,
+                    })
+                    .await,
+                &settings,
+            )
+            .await;
+        }
+        // A keep-alive client asking the same target again, as the same identity, reuses the
+        // upstream connection (and its plan and port slot) instead of dialling anew.
+        let reusable = upstream
+            .as_ref()
+            .is_some_and(|u| u.target == target && u.who == who);
+        if !reusable {
+            drop(upstream.take());
+            let request = OpenRequest {
+                who: who.clone(),
                 peer,
                 onramp,
-                target,
-            })
-            .await;
-        let mut opened = match opened {
-            Ok(o) => o,
-            Err(e) => {
-                // The response says `Connection: close`: an unread request body cannot be
-                // mistaken for the next request.
-                let _ = client
-                    .write_all(&error_response(e.http_status(), e.close_reason, &[]))
-                    .await;
-                return;
+                target: target.clone(),
+            };
+            match gateway.open(request).await {
+                Ok(opened) => upstream = Some(Upstream::new(target, who, opened)),
+                Err(e) => {
+                    // The response says `Connection: close`: an unread request body cannot be
+                    // mistaken for the next request.
+                    let _ = client
+                        .write_all(&error_response(e.http_status(), e.close_reason, &[]))
+                        .await;
+                    return;
+                }
             }
-        };
-        if head.is_connect() {
-            if client.write_all(connect_established()).await.is_err() {
-                return opened.session.finish(0, 0, "client_write_error");
-            }
-            let early = buf.len() as u64;
-            if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
-                return opened.session.finish(0, 0, "upstream_write_error");
-            }
-            let outcome = egress_net::relay(&client, &opened.stream, settings.idle_timeout).await;
-            return opened.session.finish(
-                outcome.bytes_up + early,
-                outcome.bytes_down,
-                outcome.close_reason,
-            );
         }
+        let u = upstream
+            .as_mut()
+            .expect("an upstream was kept or just opened");
         let keep_alive = is_keep_alive(&head);
         let request = serialize_origin_request(&head, &forwarded_headers(&head, &settings.via));
-        let exchange = forward_exchange(
+        match forward_exchange(
             &mut client,
-            &mut opened.stream,
+            &mut u.stream,
             &mut buf,
             &head,
             &request,
             &settings,
         )
-        .await;
-        match exchange {
-            Ok((up, down, reusable)) => {
-                opened.session.finish(up, down, "closed");
-                if !(keep_alive && reusable) {
+        .await
+        {
+            Ok((up, down, upstream_reusable)) => {
+                u.up += up;
+                u.down += down;
+                if !upstream_reusable {
+                    drop(upstream.take());
+                }
+                if !keep_alive {
                     let _ = client.shutdown().await;
                     return;
                 }
             }
             Err((up, down, reason)) => {
-                opened.session.finish(up, down, reason);
+                u.up += up;
+                u.down += down;
+                u.reason = reason;
                 return;
             }
+        }
+    }
+}
+
+/// Answers a CONNECT and relays the tunnel until it ends.
+async fn tunnel(
+    mut client: TcpStream,
+    buf: Vec<u8>,
+    opened: Result<Opened, OpenError>,
+    settings: &OnRampSettings,
+) {
+    let mut opened = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = client
+                .write_all(&error_response(e.http_status(), e.close_reason, &[]))
+                .await;
+            return;
+        }
+    };
+    if client.write_all(connect_established()).await.is_err() {
+        return opened.session.finish(0, 0, "client_write_error");
+    }
+    let early = buf.len() as u64;
+    if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
+        return opened.session.finish(0, 0, "upstream_write_error");
+    }
+    let outcome = egress_net::relay(&client, &opened.stream, settings.idle_timeout).await;
+    opened.session.finish(
+        outcome.bytes_up + early,
+        outcome.bytes_down,
+        outcome.close_reason,
+    );
+}
+
+/// An upstream connection kept across requests of one keep-alive client; its log record is
+/// written when it is dropped, with the bytes of every request it carried.
+struct Upstream {
+    target: TargetAddr,
+    who: Authorized,
+    stream: TcpStream,
+    session: Option<Box<dyn Session>>,
+    up: u64,
+    down: u64,
+    reason: &'static str,
+}
+
+impl Upstream {
+    fn new(target: TargetAddr, who: Authorized, opened: Opened) -> Self {
+        Upstream {
+            target,
+            who,
+            stream: opened.stream,
+            session: Some(opened.session),
+            up: 0,
+            down: 0,
+            reason: "closed",
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.finish(self.up, self.down, self.reason);
         }
     }
 }
@@ -228,10 +313,27 @@ async fn forward_exchange(
             continue;
         }
         return match copy_body(upstream, client, &mut rbuf, &resp.body).await {
-            Ok(n) => Ok((up, down + n, resp.body != BodyLength::UntilClose)),
+            Ok(n) => Ok((up, down + n, upstream_reusable(&resp))),
             Err(reason) => Err((up, down, reason)),
         };
     }
+}
+
+/// Whether the origin keeps the connection open after this response.
+fn upstream_reusable(resp: &ResponseHead) -> bool {
+    let says = |token: &str| {
+        resp.headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("connection")
+                && value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    let persistent = match resp.version {
+        Version::Http11 => !says("close"),
+        Version::Http10 => says("keep-alive"),
+    };
+    persistent && resp.body != BodyLength::UntilClose
 }
 
 /// Copies one body framed as `body` from `from` (starting with what is in `buf`) to `to`.
