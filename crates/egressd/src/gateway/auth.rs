@@ -87,55 +87,88 @@ impl Authorizer {
             })
     }
 
-    /// Authorises a client.
+    /// Authorises a client without hashing a password: `None` when a password has to be
+    /// checked with argon2 (not verified before), which the caller does off the reactor with
+    /// [`Authorizer::authorize`].
+    pub fn authorize_cached(
+        &self,
+        listen: SocketAddr,
+        peer: SocketAddr,
+        credentials: Option<(&str, &str)>,
+    ) -> Option<Result<Authorized, AuthError>> {
+        self.authorize_with(listen, peer, credentials, false)
+    }
+
+    /// Authorises a client, hashing the password if needed (slow: run it on a blocking thread).
     pub fn authorize(
         &self,
         listen: SocketAddr,
         peer: SocketAddr,
         credentials: Option<(&str, &str)>,
     ) -> Result<Authorized, AuthError> {
+        self.authorize_with(listen, peer, credentials, true)
+            .expect("with hashing allowed there is always an answer")
+    }
+
+    fn authorize_with(
+        &self,
+        listen: SocketAddr,
+        peer: SocketAddr,
+        credentials: Option<(&str, &str)>,
+        may_hash: bool,
+    ) -> Option<Result<Authorized, AuthError>> {
         let endpoints = self.endpoints_on(listen);
         if let Some((user, password)) = credentials {
             for ep in endpoints
                 .iter()
                 .filter(|e| e.authorization == Authorization::Credentials)
             {
-                if self.check_password(&ep.account, user, password) {
-                    return Ok(Authorized {
+                if self.check_password(&ep.account, user, password, may_hash)? {
+                    return Some(Ok(Authorized {
                         account: ep.account.clone(),
                         user: Some(user.to_string()),
                         endpoint: ep.name.clone(),
-                    });
+                    }));
                 }
             }
             if self.source_match(listen, peer).is_none() {
-                return Err(AuthError::BadCredentials);
+                return Some(Err(AuthError::BadCredentials));
             }
         }
         if let Some(ep) = self.source_match(listen, peer) {
-            return Ok(Authorized {
+            return Some(Ok(Authorized {
                 account: ep.account.clone(),
                 user: None,
                 endpoint: ep.name.clone(),
-            });
+            }));
         }
         if endpoints
             .iter()
             .any(|e| e.authorization == Authorization::Credentials)
         {
-            Err(AuthError::CredentialsRequired)
+            Some(Err(AuthError::CredentialsRequired))
         } else {
-            Err(AuthError::SourceNotAllowed(peer))
+            Some(Err(AuthError::SourceNotAllowed(peer)))
         }
     }
 
-    fn check_password(&self, account: &str, user: &str, password: &str) -> bool {
+    /// `None` when the answer needs argon2 and `may_hash` is false.
+    fn check_password(
+        &self,
+        account: &str,
+        user: &str,
+        password: &str,
+        may_hash: bool,
+    ) -> Option<bool> {
         let Some(hash) = self.passwords.get(&(account.to_string(), user.to_string())) else {
-            return false;
+            return Some(false);
         };
         let key = (account.to_string(), user.to_string(), password.to_string());
         if let Some(&ok) = self.verified.lock().expect("never poisoned").get(&key) {
-            return ok;
+            return Some(ok);
+        }
+        if !may_hash {
+            return None;
         }
         let ok = PasswordHash::new(hash)
             .map(|parsed| {
@@ -150,7 +183,7 @@ impl Authorizer {
                 .expect("never poisoned")
                 .insert(key, true);
         }
-        ok
+        Some(ok)
     }
 }
 

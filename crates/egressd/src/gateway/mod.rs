@@ -180,6 +180,10 @@ impl Gateway for EgressGateway {
     ) -> BoxFuture<'a, Result<Authorized, AuthError>> {
         Box::pin(async move {
             let authorizer = self.authorizer.load_full();
+            // Source prefixes and passwords verified before answer at once, on this thread.
+            if let Some(answer) = authorizer.authorize_cached(listener.local, peer, credentials) {
+                return answer;
+            }
             let (user, pass) = match credentials {
                 Some((u, p)) => (Some(u.to_string()), p.to_string()),
                 None => (None, String::new()),
