@@ -71,18 +71,12 @@ pub fn parse_request_head(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Parsed<RequestHead>, HeadError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut req = httparse::Request::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let mut req = httparse::Request::new(header_slots(&mut stack, &mut heap, limits));
     let window = &buf[..buf.len().min(limits.max_head_bytes)];
-    let consumed = match req.parse(window) {
-        Ok(httparse::Status::Complete(consumed)) => consumed,
-        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
-            return Err(HeadError::TooLarge {
-                limit: limits.max_head_bytes,
-            })
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-        Err(e) => return Err(map_httparse_error(e, limits)),
+    let Some(consumed) = head_end(req.parse(window), buf.len(), limits)? else {
+        return Ok(Parsed::Partial);
     };
     let incomplete = || HeadError::Malformed("incomplete request line".into());
     let method = req.method.ok_or_else(incomplete)?;
@@ -107,6 +101,41 @@ pub(crate) fn collect_headers(parsed: &[httparse::Header<'_>]) -> Vec<(String, V
         .iter()
         .map(|h| (h.name.to_owned(), h.value.to_vec()))
         .collect()
+}
+
+/// Header slots kept on the stack for the usual limit, so parsing a head allocates no slots.
+pub(crate) const STACK_HEADERS: usize = 100;
+
+/// The slots httparse fills: the stack array when the limit fits in it, else a heap vector.
+pub(crate) fn header_slots<'a, 'h>(
+    stack: &'a mut [httparse::Header<'h>; STACK_HEADERS],
+    heap: &'a mut Vec<httparse::Header<'h>>,
+    limits: &HeadLimits,
+) -> &'a mut [httparse::Header<'h>] {
+    if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        heap.as_mut_slice()
+    }
+}
+
+/// Where a head ends (`None`: not yet), or why it never will.
+pub(crate) fn head_end(
+    status: Result<httparse::Status<usize>, httparse::Error>,
+    received: usize,
+    limits: &HeadLimits,
+) -> Result<Option<usize>, HeadError> {
+    match status {
+        Ok(httparse::Status::Complete(consumed)) => Ok(Some(consumed)),
+        Ok(httparse::Status::Partial) if received >= limits.max_head_bytes => {
+            Err(HeadError::TooLarge {
+                limit: limits.max_head_bytes,
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(map_httparse_error(e, limits)),
+    }
 }
 
 pub(crate) fn map_httparse_error(error: httparse::Error, limits: &HeadLimits) -> HeadError {

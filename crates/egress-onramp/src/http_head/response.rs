@@ -1,5 +1,5 @@
 use super::body::{response_body_length, BodyLength};
-use super::request::{collect_headers, map_httparse_error};
+use super::request::{collect_headers, head_end, header_slots, STACK_HEADERS};
 use super::{HeadError, HeadLimits, Version};
 use crate::Parsed;
 
@@ -30,18 +30,12 @@ pub fn parse_response_head(
     request_method: &str,
     limits: &HeadLimits,
 ) -> Result<Parsed<ResponseHead>, HeadError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut resp = httparse::Response::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let mut resp = httparse::Response::new(header_slots(&mut stack, &mut heap, limits));
     let window = &buf[..buf.len().min(limits.max_head_bytes)];
-    let consumed = match resp.parse(window) {
-        Ok(httparse::Status::Complete(consumed)) => consumed,
-        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
-            return Err(HeadError::TooLarge {
-                limit: limits.max_head_bytes,
-            })
-        }
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-        Err(e) => return Err(map_httparse_error(e, limits)),
+    let Some(consumed) = head_end(resp.parse(window), buf.len(), limits)? else {
+        return Ok(Parsed::Partial);
     };
     let incomplete = || HeadError::Malformed("incomplete status line".into());
     let version = Version::from_minor(resp.version.ok_or_else(incomplete)?)?;

@@ -183,6 +183,8 @@ async fn tunnel(
     if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
         return opened.session.finish(0, 0, "upstream_write_error");
     }
+    // The head buffer is not needed while the tunnel lives: an idle tunnel holds no buffer.
+    drop(buf);
     let outcome = egress_net::relay(&client, &opened.stream, settings.idle_timeout).await;
     opened.session.finish(
         outcome.bytes_up + early,

@@ -161,6 +161,8 @@ pub async fn handle_socks5<G: Gateway>(
         }
         early = buf.len() as u64;
     }
+    // An idle tunnel holds no buffer.
+    drop(buf);
     let outcome = egress_net::relay(&stream, &opened.stream, settings.idle_timeout).await;
     opened.session.finish(
         outcome.bytes_up + early,
