@@ -12,6 +12,7 @@ mod host;
 mod parsed;
 
 pub mod http_head;
+pub mod pac;
 pub mod server;
 pub mod socks5;
 

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -47,7 +48,7 @@ pub fn timestamp(t: SystemTime) -> String {
 /// Sends records to the writer task.
 #[derive(Debug, Clone)]
 pub struct LogSink {
-    tx: mpsc::UnboundedSender<ConnectionRecord>,
+    tx: mpsc::UnboundedSender<Arc<ConnectionRecord>>,
 }
 
 /// The writer task's handle: await it after dropping every sink to flush everything.
@@ -65,7 +66,7 @@ impl LogSink {
             ),
             None => Box::new(std::io::stdout()),
         };
-        let (tx, mut rx) = mpsc::unbounded_channel::<ConnectionRecord>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Arc<ConnectionRecord>>();
         let writer = tokio::task::spawn_blocking(move || {
             let mut out = std::io::BufWriter::new(out);
             while let Some(record) = rx.blocking_recv() {
@@ -83,7 +84,7 @@ impl LogSink {
     }
 
     /// Queues a record.
-    pub fn write(&self, record: ConnectionRecord) {
+    pub fn write(&self, record: Arc<ConnectionRecord>) {
         // The writer only stops after every sink is dropped.
         let _ = self.tx.send(record);
     }

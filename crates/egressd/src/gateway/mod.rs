@@ -2,6 +2,8 @@
 
 mod auth;
 mod log;
+mod metrics;
+mod observe;
 mod open;
 mod own;
 mod resolve;
@@ -23,6 +25,7 @@ use egress_policy::{Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
 pub use log::{timestamp, ConnectionRecord, LogSink};
+pub use observe::{RecordFilter, Recorder};
 
 /// Settings of the data path that are not part of the egress configuration.
 #[derive(Debug, Clone)]
@@ -40,7 +43,7 @@ pub struct EgressGateway {
     own: ArcSwap<Vec<ipnet::IpNet>>,
     settings: DataPathSettings,
     ledger: PortLedger,
-    log: LogSink,
+    recorder: Arc<Recorder>,
     resolver: resolve::GatewayResolver,
     live: Arc<sessions::SessionCounter>,
     sessions: AtomicU64,
@@ -68,7 +71,7 @@ impl EgressGateway {
             own: ArcSwap::from_pointee(own::own_addresses(config)),
             settings,
             ledger: PortLedger::new(),
-            log,
+            recorder: Arc::new(Recorder::new(log)),
             sessions: AtomicU64::new(0),
         }
     }
@@ -80,9 +83,9 @@ impl EgressGateway {
         self.snapshot.store(Arc::new(snapshot));
     }
 
-    fn base_record(&self, peer: SocketAddr, onramp: OnRamp) -> ConnectionRecord {
+    fn base_record(&self, peer: SocketAddr, onramp: OnRamp) -> (u64, ConnectionRecord) {
         let n = self.sessions.fetch_add(1, Ordering::Relaxed);
-        ConnectionRecord {
+        let record = ConnectionRecord {
             session_id: format!("{}-{n:x}", self.settings.node_id),
             src_ip: peer.ip().to_string(),
             src_port: peer.port(),
@@ -91,13 +94,32 @@ impl EgressGateway {
             ingress_location: self.settings.location.clone(),
             start: timestamp(SystemTime::now()),
             ..ConnectionRecord::default()
-        }
+        };
+        (n, record)
     }
 
     fn log_failure(&self, mut record: ConnectionRecord, close_reason: &str) {
         record.end = timestamp(SystemTime::now());
         record.close_reason = close_reason.to_string();
-        self.log.write(record);
+        self.recorder.refused(record);
+    }
+
+    /// Live connections, recent records and metrics.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The running snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Port budget use of the busiest pairs, with the running limit.
+    pub fn port_usage(&self, top: usize) -> (Vec<egress_net::PortUsage>, u32) {
+        (
+            self.ledger.top(top),
+            self.snapshot.load().max_connections_per_destination(),
+        )
     }
 }
 
@@ -142,8 +164,9 @@ fn dial_error(e: &DialError) -> OpenError {
 /// A live connection: its record, its port slot and session count (freed when dropped).
 #[derive(Debug)]
 struct LiveSession {
+    id: u64,
     record: Option<ConnectionRecord>,
-    log: LogSink,
+    recorder: Arc<Recorder>,
     _slot: PortSlot,
     _counted: sessions::SessionGuard,
 }
@@ -155,7 +178,7 @@ impl Session for LiveSession {
             record.bytes_upstream_to_client = bytes_down;
             record.end = timestamp(SystemTime::now());
             record.close_reason = close_reason.to_string();
-            self.log.write(record);
+            self.recorder.ended(self.id, record);
         }
     }
 }
@@ -166,7 +189,7 @@ impl Drop for LiveSession {
         if let Some(mut record) = self.record.take() {
             record.end = timestamp(SystemTime::now());
             record.close_reason = "aborted".into();
-            self.log.write(record);
+            self.recorder.ended(self.id, record);
         }
     }
 }
@@ -209,7 +232,7 @@ impl Gateway for EgressGateway {
     }
 
     fn reject(&self, _listener: &Listener, peer: SocketAddr, onramp: OnRamp, close_reason: &str) {
-        let record = self.base_record(peer, onramp);
+        let (_, record) = self.base_record(peer, onramp);
         self.log_failure(record, close_reason);
     }
 }

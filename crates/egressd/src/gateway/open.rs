@@ -3,6 +3,7 @@
 //! interleaved, and the first to connect wins.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use egress_model::{ClientAddr, TargetHost};
@@ -35,7 +36,7 @@ struct Failed {
 
 impl EgressGateway {
     pub(super) async fn open_inner(&self, request: OpenRequest) -> Result<Opened, OpenError> {
-        let mut record = self.base_record(request.peer, request.onramp);
+        let (id, mut record) = self.base_record(request.peer, request.onramp);
         record.account = Some(request.who.account.clone());
         record.user = request.who.user.clone();
         record.proxy_endpoint = Some(request.who.endpoint.clone());
@@ -78,9 +79,11 @@ impl EgressGateway {
                 record.dst_ip = Some(c.addr.to_string());
                 fill_plan(&mut record, &c.plan, &c.route);
                 record.egress_port = c.stream.local_addr().ok().map(|a| a.port());
+                self.recorder.opened(id, &record);
                 let session = LiveSession {
+                    id,
                     record: Some(record),
-                    log: self.log.clone(),
+                    recorder: Arc::clone(&self.recorder),
                     _slot: c.slot,
                     _counted: counted,
                 };
@@ -170,7 +173,13 @@ impl EgressGateway {
             };
             return Err(fail(error, None));
         }
-        let plan = decide(&intent, snapshot).map_err(|refusal| {
+        let started = std::time::Instant::now();
+        let decided = decide(&intent, snapshot);
+        self.recorder
+            .metrics
+            .decision_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let plan = decided.map_err(|refusal| {
             let error = OpenError {
                 failure: OpenFailure::NotAllowed,
                 close_reason: refusal.code(),
