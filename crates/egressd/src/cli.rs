@@ -30,6 +30,61 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print an argon2id hash of a password (read from standard input) for `password_hash`.
     HashPassword,
+    /// Manage admin API tokens in the store.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the PAC file of a proxy endpoint.
+    Pac(PacArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown once).
+    Create {
+        /// Name (the author of its changes in the audit log).
+        #[arg(long)]
+        name: String,
+        /// Limit it to one account (default: operator-wide).
+        #[arg(long)]
+        account: Option<String>,
+        /// Allow changes (default: read only).
+        #[arg(long)]
+        write: bool,
+        /// Store directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// List tokens.
+    List {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: u64,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PacArgs {
+    /// Proxy endpoint name.
+    pub endpoint: String,
+    /// Account of the endpoint, when several have one of that name.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Host name or address clients reach the gateway at.
+    #[arg(long)]
+    pub host: String,
+    /// Read the configuration from this file instead of the store.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Store directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +142,23 @@ pub enum ConfigCommand {
     Check {
         /// The TOML file.
         file: PathBuf,
+    },
+    /// Store a file as the next revision (the API then manages the configuration).
+    Import {
+        /// The TOML file.
+        file: PathBuf,
+        /// Store directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print a revision (default: the latest) as TOML.
+    Export {
+        /// Revision number.
+        #[arg(long)]
+        revision: Option<u64>,
+        /// Store directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 

@@ -8,6 +8,12 @@ use crate::cli::ConfigCommand;
 
 pub fn run(command: ConfigCommand) -> Result<ExitCode, String> {
     match command {
+        ConfigCommand::Import { file, data_dir } => {
+            crate::cmd_store::import(&file, data_dir.as_deref())
+        }
+        ConfigCommand::Export { revision, data_dir } => {
+            crate::cmd_store::export(revision, data_dir.as_deref())
+        }
         ConfigCommand::Check { file } => match Config::load(&file) {
             Ok(config) => {
                 let policies: usize = config.accounts.iter().map(|a| a.policies.len()).sum();

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd_config;
+mod cmd_store;
 mod cmd_trace;
 mod gateway;
 mod serve;
@@ -22,6 +23,8 @@ fn main() -> ExitCode {
         cli::Command::Whoami(args) => whoami::run(&args),
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::HashPassword => hash_password(),
+        cli::Command::Token { command } => cmd_store::token(command),
+        cli::Command::Pac(args) => cmd_store::pac(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,142 @@
+//! Commands that work on the configuration store: `config import/export`, `token …`, `pac`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use egress_model::{AccountId, Config};
+use egress_store::{ConfigStore, SqliteStore, TokenId, TokenScope};
+
+use crate::cli::{PacArgs, TokenCommand};
+
+/// Where the store lives unless `--data-dir` says otherwise.
+pub fn default_data_dir() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/lib/egressd");
+    }
+    match std::env::var_os("XDG_STATE_HOME").or_else(|| std::env::var_os("HOME")) {
+        Some(base) if std::env::var_os("XDG_STATE_HOME").is_some() => {
+            PathBuf::from(base).join("egressd")
+        }
+        Some(home) => PathBuf::from(home).join(".local/state/egressd"),
+        None => PathBuf::from("egressd-data"),
+    }
+}
+
+pub fn open_store(dir: Option<&Path>) -> Result<SqliteStore, String> {
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+    SqliteStore::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn who() -> String {
+    std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".into())
+}
+
+/// `egressd config import FILE`: the file becomes the next revision (store mode).
+pub fn import(file: &Path, data_dir: Option<&Path>) -> Result<ExitCode, String> {
+    let config = Config::load(file).map_err(|e| e.to_string())?;
+    let store = open_store(data_dir)?;
+    let source = file.display().to_string();
+    let revision = store
+        .import(&config, &who(), &source)
+        .map_err(|e| e.to_string())?;
+    println!("imported {source} as revision {}", revision.number);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `egressd config export`: prints a revision (the latest by default) as TOML.
+pub fn export(revision: Option<u64>, data_dir: Option<&Path>) -> Result<ExitCode, String> {
+    let store = open_store(data_dir)?;
+    let found = match revision {
+        Some(n) => store.get(n).map_err(|e| e.to_string())?,
+        None => store.latest().map_err(|e| e.to_string())?,
+    };
+    let Some(found) = found else {
+        return Err(match revision {
+            Some(n) => format!("there is no revision {n}"),
+            None => "the store holds no revision yet: `egressd config import FILE`".into(),
+        });
+    };
+    print!(
+        "# revision {} by {} at {}: {}\n{}",
+        found.number,
+        found.author,
+        found.created_at,
+        found.comment,
+        found.config.to_toml()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
+    match command {
+        TokenCommand::Create {
+            name,
+            account,
+            write,
+            data_dir,
+        } => {
+            let store = open_store(data_dir.as_deref())?;
+            let scope = TokenScope {
+                account: account.map(AccountId),
+                write,
+            };
+            let (info, secret) = store
+                .create_token(&name, scope, &who())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "token {} ({}) created; the secret is shown once:",
+                info.id.0, info.scope
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List { data_dir } => {
+            let store = open_store(data_dir.as_deref())?;
+            println!(
+                "{:<6} {:<24} {:<28} {:<26} revoked",
+                "id", "name", "scope", "created"
+            );
+            for t in store.list_tokens().map_err(|e| e.to_string())? {
+                let revoked = t
+                    .revoked_at
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<6} {:<24} {:<28} {:<26} {revoked}",
+                    t.id.0,
+                    t.name,
+                    t.scope.to_string(),
+                    t.created_at.to_string()
+                );
+            }
+        }
+        TokenCommand::Revoke { id, data_dir } => {
+            let store = open_store(data_dir.as_deref())?;
+            let t = store
+                .revoke_token(TokenId(id), &who())
+                .map_err(|e| e.to_string())?;
+            println!("token {} ({}) revoked", t.id.0, t.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `egressd pac ENDPOINT`: the PAC file of a proxy endpoint.
+pub fn pac(args: &PacArgs) -> Result<ExitCode, String> {
+    let config = match &args.config {
+        Some(file) => Config::load(file).map_err(|e| e.to_string())?,
+        None => {
+            open_store(args.data_dir.as_deref())?
+                .latest()
+                .map_err(|e| e.to_string())?
+                .ok_or("the store holds no revision yet; give --config FILE")?
+                .config
+        }
+    };
+    let text =
+        egress_onramp::pac::pac_file(&config, args.account.as_deref(), &args.endpoint, &args.host)
+            .map_err(|e| e.to_string())?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
