@@ -89,9 +89,15 @@ pub struct PacArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Configuration file (default: the embedded loopback configuration).
+    /// Configuration file: file mode, the file is the source of truth (re-read on SIGHUP and
+    /// on change). Without it: store mode, the store's latest revision (seeded with the
+    /// embedded loopback configuration when empty).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Store directory (revisions, audit log, admin tokens); created on first start. Default:
+    /// /var/lib/egressd as root, else $XDG_STATE_HOME/egressd or ~/.local/state/egressd.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Node id from the configuration (default: the first node).
     #[arg(long)]
     pub node: Option<String>,

@@ -6,6 +6,7 @@ mod cmd_store;
 mod cmd_trace;
 mod gateway;
 mod serve;
+mod source;
 mod system;
 mod verify;
 mod whoami;

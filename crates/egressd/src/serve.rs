@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,24 +13,11 @@ use tokio::task::JoinSet;
 
 use crate::cli::ServeArgs;
 use crate::gateway::{DataPathSettings, EgressGateway, LogSink};
+use crate::source::Source;
 use crate::system;
 
 /// The embedded default configuration (loopback only, no setup).
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
-
-pub fn load_config(path: Option<&PathBuf>) -> Result<(Config, String), String> {
-    match path {
-        Some(p) => Ok((
-            Config::load(p).map_err(|e| e.to_string())?,
-            p.display().to_string(),
-        )),
-        None => {
-            let c = Config::from_toml(DEFAULT_CONFIG, "<embedded default>")
-                .map_err(|e| e.to_string())?;
-            Ok((c, "<embedded default>".to_string()))
-        }
-    }
-}
 
 pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     // One worker per CPU this process may use (respects taskset/cgroup pinning), unless set.
@@ -50,8 +36,14 @@ pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
 }
 
 async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
-    let (config, origin) = load_config(args.config.as_ref())?;
-    let snapshot = Snapshot::compile(&config, &origin, 1).map_err(|e| e.to_string())?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::cmd_store::default_data_dir);
+    let (source, config, revision) = Source::open(args.config.clone(), data_dir)?;
+    let source = Arc::new(source);
+    let origin = source.describe();
+    let snapshot = Snapshot::compile(&config, &origin, revision).map_err(|e| e.to_string())?;
     let (node_id, location) = node_identity(&config, args)?;
 
     system::raise_open_file_limit();
@@ -117,14 +109,14 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         };
         listeners_done.spawn(accept.run(stop_rx.clone(), grace));
     }
-    let mut revision = 1;
+    gateway.recorder().metrics.revision.set(revision as i64);
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = hangup.recv() => {
-                revision += 1;
-                reload(&gateway, args.config.as_ref(), revision);
-            }
+            _ = hangup.recv() => refresh(&source, &gateway, true).await,
+            _ = poll.tick() => refresh(&source, &gateway, false).await,
         }
     }
     eprintln!("egressd: shutting down: listeners closed, connections draining for up to {grace:?}");
@@ -143,27 +135,13 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// Reloads the configuration file; an invalid one leaves the running configuration in place.
-fn reload(gateway: &EgressGateway, path: Option<&PathBuf>, revision: u64) {
-    let Some(path) = path else {
-        eprintln!("egressd: SIGHUP ignored: running the embedded default configuration");
-        return;
-    };
-    let origin = path.display().to_string();
-    let compiled = Config::load(path).map_err(|e| e.to_string()).and_then(|c| {
-        Snapshot::compile(&c, &origin, revision)
-            .map(|s| (c, s))
-            .map_err(|e| e.to_string())
-    });
-    match compiled {
-        Ok((config, snapshot)) => {
-            gateway.replace(&config, snapshot);
-            eprintln!("egressd: reloaded {origin} as revision {revision}");
-        }
-        Err(e) => eprintln!(
-            "egressd: reload of {origin} refused, keeping the running configuration:\n{e}"
-        ),
-    }
+/// How often the file's modification time (file mode) or the store (store mode) is checked.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Brings the node to the latest configuration off the reactor (reading and fsyncing block).
+async fn refresh(source: &Arc<Source>, gateway: &Arc<EgressGateway>, force: bool) {
+    let (source, gateway) = (Arc::clone(source), Arc::clone(gateway));
+    let _ = tokio::task::spawn_blocking(move || source.refresh(&gateway, force)).await;
 }
 
 /// One listening socket and the connections it accepted.

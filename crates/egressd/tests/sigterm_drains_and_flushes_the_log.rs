@@ -148,6 +148,8 @@ fn sigterm_as_soon_as_the_listeners_are_up_still_exits_cleanly() {
                 scenario.config.display().to_string(),
                 "--log-file".into(),
                 scenario.log.display().to_string(),
+                "--data-dir".into(),
+                scenario.log.with_file_name("data").display().to_string(),
             ];
             scenario.gateway = start_gateway(scenario.gateway_ns(), &args);
         }

@@ -298,6 +298,8 @@ impl Scenario {
             config.display().to_string(),
             "--log-file".into(),
             log.display().to_string(),
+            "--data-dir".into(),
+            dir.path.join("data").display().to_string(),
         ];
         args.extend(setup.serve_args.iter().cloned());
         let gateway = start_gateway(&net.gateways[0].ns, &args);

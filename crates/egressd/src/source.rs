@@ -1,0 +1,191 @@
+//! Where the running configuration comes from, and keeping the node on its latest revision.
+//!
+//! - File mode (`--config FILE`): the file is the source of truth. It is re-read on SIGHUP and
+//!   when its modification time changes; each version that validates is recorded in the store
+//!   as a revision (history and audit), one that does not is refused and the node keeps running
+//!   the last good one.
+//! - Store mode (no `--config`): the store is the source of truth (the admin API writes to it,
+//!   `egressd config import` too). An empty store is seeded with the embedded default. Revisions
+//!   written by other processes are picked up by polling.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use egress_model::Config;
+use egress_policy::Snapshot;
+use egress_store::{ConfigStore, SqliteStore};
+
+use crate::gateway::EgressGateway;
+use crate::serve::DEFAULT_CONFIG;
+
+/// The mode, as `/status` shows it.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    File { path: PathBuf },
+    Store { data_dir: PathBuf },
+}
+
+/// The configuration source of a running node.
+#[derive(Debug)]
+pub struct Source {
+    pub mode: Mode,
+    pub store: Arc<SqliteStore>,
+    revision: AtomicU64,
+    file_mtime: Mutex<Option<SystemTime>>,
+}
+
+const AUTHOR: &str = "egressd";
+
+fn mtime(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl Source {
+    /// Opens the source and returns the configuration to start with and its revision.
+    pub fn open(
+        config: Option<PathBuf>,
+        data_dir: PathBuf,
+    ) -> Result<(Source, Config, u64), String> {
+        let store = Arc::new(
+            SqliteStore::open(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?,
+        );
+        let (mode, config, revision, file_mtime) = match config {
+            Some(path) => {
+                let file_mtime = mtime(&path);
+                let config = Config::load(&path).map_err(|e| e.to_string())?;
+                let revision = record_file(&store, &config, &path)?;
+                (Mode::File { path }, config, revision, file_mtime)
+            }
+            None => {
+                let latest = store.latest().map_err(|e| e.to_string())?;
+                let revision = match latest {
+                    Some(r) => r,
+                    None => {
+                        let seed = Config::from_toml(DEFAULT_CONFIG, "<embedded default>")
+                            .map_err(|e| e.to_string())?;
+                        store
+                            .import(&seed, AUTHOR, "<embedded default>")
+                            .map_err(|e| e.to_string())?
+                    }
+                };
+                (
+                    Mode::Store { data_dir },
+                    revision.config,
+                    revision.number,
+                    None,
+                )
+            }
+        };
+        let source = Source {
+            mode,
+            store,
+            revision: AtomicU64::new(revision),
+            file_mtime: Mutex::new(file_mtime),
+        };
+        Ok((source, config, revision))
+    }
+
+    /// The revision the node runs.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// A description of the origin for messages.
+    pub fn describe(&self) -> String {
+        match &self.mode {
+            Mode::File { path } => {
+                format!("file {} (revision {})", path.display(), self.revision())
+            }
+            Mode::Store { data_dir } => format!(
+                "store {} (revision {})",
+                data_dir.display(),
+                self.revision()
+            ),
+        }
+    }
+
+    /// Compiles and swaps in `config` as `revision` (already stored).
+    pub fn apply(
+        &self,
+        gateway: &EgressGateway,
+        revision: u64,
+        config: &Config,
+    ) -> Result<(), String> {
+        let snapshot = Snapshot::compile(config, &format!("revision {revision}"), revision)
+            .map_err(|e| e.to_string())?;
+        gateway.replace(config, snapshot);
+        self.revision.store(revision, Ordering::Relaxed);
+        gateway.recorder().metrics.revision.set(revision as i64);
+        Ok(())
+    }
+
+    /// Brings the node to the latest configuration: re-reads the file (when `force`d or
+    /// changed) in file mode, or the store's latest revision in store mode. Blocking.
+    pub fn refresh(&self, gateway: &EgressGateway, force: bool) {
+        let outcome = match &self.mode {
+            Mode::File { path } => {
+                let now = mtime(path);
+                let changed = {
+                    let mut seen = self.file_mtime.lock().expect("never poisoned");
+                    let changed = *seen != now;
+                    *seen = now;
+                    changed
+                };
+                if !(force || changed) {
+                    return;
+                }
+                Config::load(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| record_file(&self.store, &c, path).map(|r| (c, r)))
+                    .and_then(|(c, r)| self.apply(gateway, r, &c).map(|()| r))
+                    .map(|r| format!("reloaded {} as revision {r}", path.display()))
+                    .map_err(|e| {
+                        format!(
+                            "reload of {} refused, keeping revision {}:\n{e}",
+                            path.display(),
+                            self.revision()
+                        )
+                    })
+            }
+            Mode::Store { .. } => match self.store.latest() {
+                Ok(Some(latest)) if latest.number > self.revision() => self
+                    .apply(gateway, latest.number, &latest.config)
+                    .map(|()| {
+                        format!(
+                            "now running revision {} ({})",
+                            latest.number, latest.comment
+                        )
+                    })
+                    .map_err(|e| {
+                        format!(
+                            "revision {} refused, keeping {}:\n{e}",
+                            latest.number,
+                            self.revision()
+                        )
+                    }),
+                Ok(_) => return,
+                Err(e) => Err(format!("cannot read the store: {e}")),
+            },
+        };
+        match outcome {
+            Ok(message) => eprintln!("egressd: {message}"),
+            Err(message) => {
+                gateway.recorder().metrics.reload_failures.inc();
+                eprintln!("egressd: {message}");
+            }
+        }
+    }
+}
+
+/// Records a file's configuration as a revision unless the latest revision already is it.
+fn record_file(store: &SqliteStore, config: &Config, path: &PathBuf) -> Result<u64, String> {
+    match store.latest().map_err(|e| e.to_string())? {
+        Some(latest) if &latest.config == config => Ok(latest.number),
+        _ => store
+            .import(config, AUTHOR, &path.display().to_string())
+            .map(|r| r.number)
+            .map_err(|e| e.to_string()),
+    }
+}
