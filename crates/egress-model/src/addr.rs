@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 /// Short code of a location (data centre), such as `lax`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocationCode(pub String);
 
 /// Identifier of an account (tenant).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountId(pub String);
 
 /// The address and port a client connected from.

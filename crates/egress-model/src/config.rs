@@ -13,6 +13,7 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_DESTINATION: u32 = 40_000;
 
 /// A whole deployment: locations, nodes, shared ranges and every account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Deployment-wide settings.
@@ -39,6 +40,7 @@ pub struct Config {
 
 /// Deployment-wide settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     /// A deployment with one location may give accounts fewer than two dedicated IPs.
@@ -49,6 +51,7 @@ pub struct Deployment {
     pub max_connections_per_destination: u32,
     /// Destinations that are refused by default (loopback, private, link-local) but allowed here.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub allow_destinations: Vec<IpNet>,
     /// Concurrent sessions one user may hold on a node.
     #[serde(default = "default_max_sessions_per_user")]
@@ -84,16 +87,19 @@ impl Default for Deployment {
 
 /// A prefix of the operator's address space that dedicated IPs are leased from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddressPool {
     /// Name shown in the address space view.
     pub name: String,
     /// The prefix.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub prefix: IpNet,
 }
 
 /// A data centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// Short code, for example `lax`.
@@ -116,17 +122,21 @@ pub struct Location {
 
 /// The shared source range of a location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DefaultEgress {
     /// IPv4 range.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub ipv4: Ipv4Net,
     /// IPv6 range, if the location sends IPv6.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub ipv6: Option<Ipv6Net>,
 }
 
 /// One egressd process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     /// Unique id.
@@ -138,12 +148,14 @@ pub struct Node {
 /// A destination served by the operator's own edge: IPv4 to it leaves locally and carries the
 /// dedicated IPv4 in a PROXY protocol v2 header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnNetDestination {
     /// Name.
     pub name: String,
     /// Destination prefixes.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub prefixes: Vec<IpNet>,
     /// Host names; each covers its subdomains.
     #[serde(default)]
@@ -152,16 +164,19 @@ pub struct OnNetDestination {
 
 /// Prefixes reached through a tunnel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PrivateNetwork {
     /// Name.
     pub name: String,
     /// Prefixes.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub prefixes: Vec<IpNet>,
 }
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Unique id.
@@ -182,6 +197,7 @@ pub struct Account {
     pub proxy_endpoints: Vec<ProxyEndpoint>,
     /// The account's own prefixes (BYOIP).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub byoip_prefixes: Vec<IpNet>,
     /// Dedicated egress IPs leased to (or brought by) this account.
     #[serde(default)]
@@ -193,6 +209,7 @@ pub struct Account {
 
 /// Per-account traffic settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSettings {
     /// Proxy traffic at all; when off, nothing uses a dedicated IP.
@@ -226,6 +243,7 @@ impl Default for TrafficSettings {
 
 /// A user of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// Login name, unique in the account.
@@ -243,6 +261,7 @@ pub struct User {
 
 /// Protocol a proxy endpoint speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyProtocol {
     /// HTTP/1.1 CONNECT and absolute-form.
@@ -253,16 +272,19 @@ pub enum ProxyProtocol {
 
 /// How a proxy endpoint decides which account a client belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Authorization {
     /// Username and password of one of the account's users.
     Credentials,
     /// Any client whose source address is in one of these prefixes.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     SourcePrefixes(Vec<IpNet>),
 }
 
 /// A listener of the gateway bound to an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProxyEndpoint {
     /// Name, unique in the account; `net.proxy_endpoint` matches it.
@@ -270,6 +292,7 @@ pub struct ProxyEndpoint {
     /// Protocol.
     pub protocol: ProxyProtocol,
     /// Listening address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub listen: SocketAddr,
     /// Who may use it.
     pub authorization: Authorization,
@@ -277,6 +300,7 @@ pub struct ProxyEndpoint {
 
 /// Where a dedicated IP comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IpSource {
     /// From the operator's pool.
@@ -287,11 +311,14 @@ pub enum IpSource {
 
 /// One dedicated egress IP: an IPv4 address and an IPv6 /64, both tied to one location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DedicatedIp {
     /// The IPv4 address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Ipv4))]
     pub ipv4: Ipv4Addr,
     /// The IPv6 /64.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub ipv6: Ipv6Net,
     /// Where the IPv4 lives and where both geolocate.
     pub location: LocationCode,
@@ -306,6 +333,7 @@ fn leased() -> IpSource {
 
 /// An egress policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Stable id used in logs; defaults to the name.
@@ -337,6 +365,7 @@ impl Policy {
 
 /// How matching traffic leaves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EgressMethod {
     /// The location's shared default range.
@@ -344,13 +373,16 @@ pub enum EgressMethod {
     /// One of the account's dedicated IPs.
     Dedicated {
         /// Primary IPv4 (one of the account's).
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Ipv4))]
         ipv4: Ipv4Addr,
         /// IPv6 /64; defaults to the one paired with `ipv4`.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
         ipv6: Option<Ipv6Net>,
         /// Secondary IPv4 used when the primary's location is down; `0.0.0.0` means the
         /// default range at the closest healthy location. Required.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Ipv4))]
         ipv4_fallback: Option<Ipv4Addr>,
     },
 }

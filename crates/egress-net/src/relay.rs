@@ -95,10 +95,11 @@ async fn pump(
 ) -> io::Result<()> {
     loop {
         from.readable().await?;
-        // Allocated only now that bytes are waiting; dropped when the socket runs dry.
-        let mut buf = vec![0u8; CHUNK];
+        // Allocated (not zeroed) only now that bytes are waiting; dropped when the socket runs dry.
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
         loop {
-            match from.try_read(&mut buf) {
+            buf.clear();
+            match from.try_read_buf(&mut buf) {
                 Ok(0) => {
                     let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
                     return Ok(());

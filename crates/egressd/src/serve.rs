@@ -163,6 +163,8 @@ impl AcceptLoop {
                 _ = stop.changed() => break,
                 accepted = self.socket.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        // Small writes (handshake replies, response heads) go out at once.
+                        let _ = stream.set_nodelay(true);
                         let (listener, gateway, onramp) =
                             (Arc::clone(&self.listener), Arc::clone(&self.gateway), Arc::clone(&self.onramp));
                         match self.protocol {

@@ -287,8 +287,9 @@ async fn forward_exchange(
                     return Err((up, down, "bad_upstream_response"));
                 }
             }
-            let mut chunk = [0u8; 4096];
-            let read = tokio::time::timeout(settings.idle_timeout, upstream.read(&mut chunk)).await;
+            rbuf.reserve(4096);
+            let read =
+                tokio::time::timeout(settings.idle_timeout, upstream.read_buf(&mut rbuf)).await;
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) => {
                     let _ = client
@@ -296,7 +297,7 @@ async fn forward_exchange(
                         .await;
                     return Err((up, down, "upstream_closed"));
                 }
-                Ok(Ok(n)) => rbuf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(_)) => {}
                 Err(_) => {
                     let _ = client
                         .write_all(&error_response(504, "upstream_timeout", &[]))
@@ -399,13 +400,11 @@ async fn copy_body(
 }
 
 async fn fill(from: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), &'static str> {
-    let mut chunk = [0u8; 16 * 1024];
-    match from.read(&mut chunk).await {
+    // Read straight into the buffer's spare room: no array in the future's state.
+    buf.reserve(16 * 1024);
+    match from.read_buf(buf).await {
         Ok(0) => Err("truncated_body"),
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(_) => Err("body_read_error"),
     }
 }

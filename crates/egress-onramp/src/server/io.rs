@@ -69,10 +69,10 @@ pub async fn read_message<T>(
                 Ok(Parsed::Partial) => {}
                 Err(e) => return Err(e),
             }
-            let mut chunk = [0u8; 1024];
-            match stream.read(&mut chunk).await {
+            buf.reserve(1024);
+            match stream.read_buf(buf).await {
                 Ok(0) => return Err(ReadError::Truncated),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
                 Err(_) => return Err(ReadError::Io),
             }
         }

@@ -165,7 +165,7 @@ fn dial_error(e: &DialError) -> OpenError {
 #[derive(Debug)]
 struct LiveSession {
     id: u64,
-    record: Option<ConnectionRecord>,
+    record: Option<Arc<ConnectionRecord>>,
     recorder: Arc<Recorder>,
     _slot: PortSlot,
     _counted: sessions::SessionGuard,
@@ -173,12 +173,13 @@ struct LiveSession {
 
 impl Session for LiveSession {
     fn finish(mut self: Box<Self>, bytes_up: u64, bytes_down: u64, close_reason: &str) {
-        if let Some(mut record) = self.record.take() {
-            record.bytes_client_to_upstream = bytes_up;
-            record.bytes_upstream_to_client = bytes_down;
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = close_reason.to_string();
-            self.recorder.ended(self.id, record);
+        if let Some(record) = self.record.take() {
+            self.recorder.ended(self.id, record, |r| {
+                r.bytes_client_to_upstream = bytes_up;
+                r.bytes_upstream_to_client = bytes_down;
+                r.end = timestamp(SystemTime::now());
+                r.close_reason = close_reason.to_string();
+            });
         }
     }
 }
@@ -186,10 +187,11 @@ impl Session for LiveSession {
 impl Drop for LiveSession {
     fn drop(&mut self) {
         // A session dropped without finish (task aborted at shutdown) is still logged.
-        if let Some(mut record) = self.record.take() {
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = "aborted".into();
-            self.recorder.ended(self.id, record);
+        if let Some(record) = self.record.take() {
+            self.recorder.ended(self.id, record, |r| {
+                r.end = timestamp(SystemTime::now());
+                r.close_reason = "aborted".into();
+            });
         }
     }
 }

@@ -61,19 +61,29 @@ impl Recorder {
         &self.live[(id as usize) % SHARDS]
     }
 
-    /// A connection was dialled.
-    pub fn opened(&self, id: u64, record: &ConnectionRecord) {
-        self.metrics.opened(record);
-        let entry = (Instant::now(), Arc::new(record.clone()));
+    /// A connection was dialled; the record is shared with the live view until it ends.
+    pub fn opened(&self, id: u64, record: ConnectionRecord) -> Arc<ConnectionRecord> {
+        self.metrics.opened(&record);
+        let shared = Arc::new(record);
+        let entry = (Instant::now(), Arc::clone(&shared));
         self.shard(id)
             .lock()
             .expect("never poisoned")
             .insert(id, entry);
+        shared
     }
 
-    /// A dialled connection ended.
-    pub fn ended(&self, id: u64, record: ConnectionRecord) {
+    /// A dialled connection ended: `complete` fills in the end of its record.
+    pub fn ended(
+        &self,
+        id: u64,
+        record: Arc<ConnectionRecord>,
+        complete: impl FnOnce(&mut ConnectionRecord),
+    ) {
         self.shard(id).lock().expect("never poisoned").remove(&id);
+        // Out of the live view the record is (nearly always) no longer shared: no copy.
+        let mut record = Arc::unwrap_or_clone(record);
+        complete(&mut record);
         self.metrics.ended(&record);
         self.finish(record);
     }

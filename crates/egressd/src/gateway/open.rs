@@ -79,7 +79,7 @@ impl EgressGateway {
                 record.dst_ip = Some(c.addr.to_string());
                 fill_plan(&mut record, &c.plan, &c.route);
                 record.egress_port = c.stream.local_addr().ok().map(|a| a.port());
-                self.recorder.opened(id, &record);
+                let record = self.recorder.opened(id, record);
                 let session = LiveSession {
                     id,
                     record: Some(record),

@@ -1,0 +1,24 @@
+//! The admin REST API of egressd: configuration resources under `/v1`, explain, live views of
+//! the node, health, metrics and the OpenAPI 3.1 document.
+//!
+//! [`router`] serves it over a [`ConfigStore`](egress_store::ConfigStore) (where revisions live)
+//! and a [`Node`] (the running process: apply, snapshot, live views). Every write goes through
+//! one path: serialise, check `If-Match`, change a clone of the latest document, validate it
+//! whole, commit it as the next revision, apply it to the node. Reads and writes carry the
+//! revision's `ETag`. Callers present bearer tokens from the store; their scope (operator or
+//! one account, read or write) decides what they reach.
+
+mod auth;
+mod error;
+mod extract;
+mod node;
+mod openapi;
+mod resources;
+mod router;
+mod state;
+mod write;
+
+pub use error::{ApiError, ErrorBody, ErrorCode, Problem};
+pub use node::{LogFilter, Mode, Node, NodeStatus, PortUsageView};
+pub use openapi::document as openapi_document;
+pub use router::{router, served_routes};
