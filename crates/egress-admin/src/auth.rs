@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
@@ -98,10 +99,14 @@ impl TokenCache {
 pub(crate) async fn require_token(
     State(state): State<AppState>,
     matched: MatchedPath,
-    params: RawPathParams,
+    params: Result<RawPathParams, RawPathParamsRejection>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let params = match params {
+        Ok(params) => params,
+        Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+    };
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let caller = match verify(&state, authorization.as_ref()).await {
         Ok(caller) => caller,

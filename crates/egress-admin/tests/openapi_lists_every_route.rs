@@ -56,8 +56,7 @@ async fn the_document_lists_exactly_the_served_routes() {
             .replace("{id}", "no-such-account")
             .replace("{n}", "999")
             .replace("{ipv4}", "192.0.2.254")
-            .replace('{', "")
-            .replace('}', "");
+            .replace(['{', '}'], "");
         let method: Method = method.parse().expect("a method");
         let reply = api.op(method.clone(), &uri, None).await;
         assert_ne!(

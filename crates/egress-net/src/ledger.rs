@@ -120,6 +120,21 @@ impl PortLedger {
     }
 }
 
+impl PortLedger {
+    /// For each egress address, its highest count towards any one destination.
+    pub fn busiest_per_source(&self) -> Vec<(EgressAddr, u32)> {
+        let mut best: FxHashMap<EgressAddr, u32> = FxHashMap::default();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().expect("ledger lock is never poisoned");
+            for (&(source, _), &count) in shard.iter() {
+                let slot = best.entry(source).or_insert(0);
+                *slot = (*slot).max(count);
+            }
+        }
+        best.into_iter().collect()
+    }
+}
+
 impl Drop for PortSlot {
     fn drop(&mut self) {
         let mut shard = self.ledger.shards[shard_of(&self.key)]

@@ -116,6 +116,12 @@ pub struct ServeArgs {
     /// Seconds open connections may take to finish after SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_grace_secs: u64,
+    /// Admin API listener.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub admin_listen: std::net::SocketAddr,
+    /// Do not start the admin API.
+    #[arg(long)]
+    pub no_admin: bool,
     /// Runtime worker threads (default: one per CPU the process may run on).
     #[arg(long)]
     pub worker_threads: Option<usize>,

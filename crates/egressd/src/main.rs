@@ -1,5 +1,6 @@
 //! `egressd`: the command-line entry point.
 
+mod admin;
 mod cli;
 mod cmd_config;
 mod cmd_store;

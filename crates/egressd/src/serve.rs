@@ -11,6 +11,7 @@ use egress_policy::Snapshot;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::admin::{serve_admin, NodeHandle};
 use crate::cli::ServeArgs;
 use crate::gateway::{DataPathSettings, EgressGateway, LogSink};
 use crate::source::Source;
@@ -90,6 +91,7 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     let grace = Duration::from_secs(args.drain_grace_secs);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut listeners_done = JoinSet::new();
+    let mut listening = Vec::new();
     for (addr, protocol) in listeners {
         let socket = TcpListener::bind(addr)
             .await
@@ -100,6 +102,7 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
             ProxyProtocol::Socks5 => "SOCKS5",
         };
         eprintln!("egressd: {kind} proxy listening on {local}");
+        listening.push(format!("{} {local}", kind.to_lowercase()));
         let accept = AcceptLoop {
             socket,
             listener: Arc::new(Listener { local: addr }),
@@ -110,6 +113,21 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         listeners_done.spawn(accept.run(stop_rx.clone(), grace));
     }
     gateway.recorder().metrics.revision.set(revision as i64);
+    let admin = if args.no_admin {
+        None
+    } else {
+        listening.push(format!("admin {}", args.admin_listen));
+        let node = Arc::new(NodeHandle {
+            gateway: Arc::clone(&gateway),
+            source: Arc::clone(&source),
+            node_id: node_id.clone(),
+            location: location.clone(),
+            started_at: crate::gateway::timestamp(std::time::SystemTime::now()),
+            listeners: listening,
+            ready: std::sync::atomic::AtomicBool::new(true),
+        });
+        Some(serve_admin(args.admin_listen, node).await?)
+    };
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -124,6 +142,11 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     let mut aborted = 0;
     while let Some(result) = listeners_done.join_next().await {
         aborted += result.unwrap_or(0);
+    }
+    if let Some(admin) = admin {
+        // It holds the gateway (and so the log sink): wait until it is gone.
+        admin.abort();
+        let _ = admin.await;
     }
     if aborted > 0 {
         eprintln!("egressd: grace period over: closed {aborted} connections");

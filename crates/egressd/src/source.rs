@@ -33,6 +33,7 @@ pub struct Source {
     pub mode: Mode,
     pub store: Arc<SqliteStore>,
     revision: AtomicU64,
+    current: arc_swap::ArcSwap<Config>,
     file_mtime: Mutex<Option<SystemTime>>,
 }
 
@@ -82,9 +83,15 @@ impl Source {
             mode,
             store,
             revision: AtomicU64::new(revision),
+            current: arc_swap::ArcSwap::from_pointee(config.clone()),
             file_mtime: Mutex::new(file_mtime),
         };
         Ok((source, config, revision))
+    }
+
+    /// The configuration the node runs.
+    pub fn current_config(&self) -> Arc<Config> {
+        self.current.load_full()
     }
 
     /// The revision the node runs.
@@ -116,6 +123,7 @@ impl Source {
         let snapshot = Snapshot::compile(config, &format!("revision {revision}"), revision)
             .map_err(|e| e.to_string())?;
         gateway.replace(config, snapshot);
+        self.current.store(Arc::new(config.clone()));
         self.revision.store(revision, Ordering::Relaxed);
         gateway.recorder().metrics.revision.set(revision as i64);
         Ok(())

@@ -129,8 +129,8 @@ pub(crate) async fn put_config(
     Body(document): Body<Config>,
 ) -> Result<Tagged<Config>, ApiError> {
     let (revision, document) = write(&state, change, move |config| {
-        *config = document.clone();
-        Ok(document)
+        *config = document;
+        Ok(config.clone())
     })
     .await?;
     Ok(Tagged::ok(revision, document))

@@ -25,6 +25,7 @@ use egress_policy::{Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
 pub use log::{timestamp, ConnectionRecord, LogSink};
+pub use metrics::EgressLabels;
 pub use observe::{RecordFilter, Recorder};
 
 /// Settings of the data path that are not part of the egress configuration.
@@ -112,6 +113,11 @@ impl EgressGateway {
     /// The running snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// For each egress address, its highest connection count towards one destination.
+    pub fn busiest_per_source(&self) -> Vec<(egress_model::EgressAddr, u32)> {
+        self.ledger.busiest_per_source()
     }
 
     /// Port budget use of the busiest pairs, with the running limit.
