@@ -39,7 +39,7 @@ pub struct Source {
 
 const AUTHOR: &str = "egressd";
 
-fn mtime(path: &PathBuf) -> Option<SystemTime> {
+fn mtime(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
@@ -188,7 +188,11 @@ impl Source {
 }
 
 /// Records a file's configuration as a revision unless the latest revision already is it.
-fn record_file(store: &SqliteStore, config: &Config, path: &PathBuf) -> Result<u64, String> {
+fn record_file(
+    store: &SqliteStore,
+    config: &Config,
+    path: &std::path::Path,
+) -> Result<u64, String> {
     match store.latest().map_err(|e| e.to_string())? {
         Some(latest) if &latest.config == config => Ok(latest.number),
         _ => store

@@ -120,7 +120,7 @@ impl Recorder {
             })
             .filter(|(_, r)| account.is_none_or(|a| r.account.as_deref() == Some(a)))
             .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         all.truncate(limit);
         all.into_iter()
             .map(|(t, r)| (t.elapsed().as_millis(), r))
