@@ -44,3 +44,19 @@ impl From<QueryRejection> for ApiError {
         ApiError::bad_request(rejection.body_text())
     }
 }
+
+/// A count parameter: `default` when absent, refused above `max` (the most the API returns).
+pub(crate) fn bounded(
+    name: &str,
+    asked: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if n <= max => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "{name}={n} is more than the {max} this route returns at most"
+        ))),
+    }
+}

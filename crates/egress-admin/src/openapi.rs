@@ -5,11 +5,11 @@ use std::sync::OnceLock;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi as Document, PathItem, Ref, RefOr,
-    ResponseBuilder, Type,
+    ResponseBuilder, Schema, Type,
 };
 use utoipa::{Modify, OpenApi};
 
@@ -148,6 +148,16 @@ pub(crate) fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operati
 }
 
 fn conventions(path: &str, method: &str, operation: &mut Operation) {
+    // An empty key would address another route (`/v1/accounts//users` is not a user list).
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let (ParameterIn::Path, Some(RefOr::T(Schema::Object(schema)))) =
+            (&parameter.parameter_in, parameter.schema.as_mut())
+        {
+            if schema.schema_type == Type::String.into() {
+                schema.min_length = Some(1);
+            }
+        }
+    }
     let public = PUBLIC_PATHS.contains(&path);
     let write = crate::auth::is_write(&method.parse().expect("an HTTP method name"), path);
     let mut errors: Vec<(&str, &str)> = Vec::new();

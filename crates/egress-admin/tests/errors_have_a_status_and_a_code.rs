@@ -81,6 +81,8 @@ async fn bodies_paths_queries_and_headers_that_do_not_parse_are_bad_requests() {
         (Method::GET, "/v1/revisions/abc", None),
         (Method::GET, "/v1/logs?limit=lots", None),
         (Method::GET, "/v1/audit?colour=blue", None),
+        (Method::GET, "/v1/revisions?limit=1001", None),
+        (Method::GET, "/v1/port-usage?top=10001", None),
     ];
     for (method, uri, body) in cases {
         let mut request = Request::builder().method(method.clone()).uri(uri).header(

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::extract::{Body, Params, Query};
+use crate::extract::{bounded, Body, Params, Query};
 use crate::state::AppState;
 use crate::write::{write, Change, Tagged};
 
-/// History lists return at most this many entries.
+/// History lists return at most this many entries (a larger `limit` is refused).
 const MAX_HISTORY: usize = 1000;
 
 /// How many history entries to return.
@@ -20,12 +20,13 @@ const MAX_HISTORY: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryQuery {
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(maximum = 1000)]
     limit: Option<usize>,
 }
 
 impl HistoryQuery {
-    fn limit(self) -> usize {
-        self.limit.unwrap_or(100).min(MAX_HISTORY)
+    fn limit(self) -> Result<usize, ApiError> {
+        bounded("limit", self.limit, 100, MAX_HISTORY)
     }
 }
 
@@ -143,7 +144,7 @@ pub(crate) async fn list_revisions(
     State(state): State<AppState>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<axum::Json<Vec<RevisionView>>, ApiError> {
-    let limit = query.limit();
+    let limit = query.limit()?;
     let metas = state.blocking(move |s| s.list(limit)).await?;
     Ok(axum::Json(metas.iter().map(RevisionView::from).collect()))
 }
@@ -172,7 +173,7 @@ pub(crate) async fn list_audit(
     State(state): State<AppState>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<axum::Json<Vec<AuditView>>, ApiError> {
-    let limit = query.limit();
+    let limit = query.limit()?;
     let entries = state.blocking(move |s| s.audit(limit)).await?;
     Ok(axum::Json(entries.iter().map(AuditView::from).collect()))
 }

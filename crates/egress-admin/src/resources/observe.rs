@@ -8,12 +8,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::{bounded, Query};
 use crate::node::{LogFilter, NodeStatus, PortUsageView};
 use crate::state::AppState;
 use crate::write::Tagged;
 
-/// Live views return at most this many records.
+/// Live views return at most this many records (a larger `limit` or `top` is refused).
 const MAX_RECORDS: usize = 10_000;
 
 /// The content type of the Prometheus text exposition format.
@@ -44,6 +44,7 @@ pub(crate) struct ConnectionsQuery {
     /// Only this account's (an account token always sees only its own).
     account: Option<String>,
     /// At most this many, newest first (default 100).
+    #[param(maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -53,6 +54,7 @@ pub(crate) struct ConnectionsQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PortUsageQuery {
     /// The busiest this many (default 20).
+    #[param(maximum = 10000)]
     top: Option<usize>,
 }
 
@@ -72,11 +74,8 @@ pub(crate) struct LogsQuery {
     /// Close reason code.
     close_reason: Option<String>,
     /// At most this many, newest first (default 100).
+    #[param(maximum = 10000)]
     limit: Option<usize>,
-}
-
-fn limit(asked: Option<usize>, default: usize) -> usize {
-    asked.unwrap_or(default).min(MAX_RECORDS)
 }
 
 /// Says the process is alive (no token needed).
@@ -123,9 +122,8 @@ pub(crate) async fn connections(
     Query(query): Query<ConnectionsQuery>,
 ) -> Result<axum::Json<Vec<serde_json::Value>>, ApiError> {
     let account = caller.account_filter(query.account)?;
-    let records = state
-        .node
-        .live_connections(account.as_deref(), limit(query.limit, 100));
+    let limit = bounded("limit", query.limit, 100, MAX_RECORDS)?;
+    let records = state.node.live_connections(account.as_deref(), limit);
     Ok(axum::Json(records))
 }
 
@@ -135,8 +133,9 @@ pub(crate) async fn connections(
 pub(crate) async fn port_usage(
     State(state): State<AppState>,
     Query(query): Query<PortUsageQuery>,
-) -> axum::Json<Vec<PortUsageView>> {
-    axum::Json(state.node.port_usage(limit(query.top, 20)))
+) -> Result<axum::Json<Vec<PortUsageView>>, ApiError> {
+    let top = bounded("top", query.top, 20, MAX_RECORDS)?;
+    Ok(axum::Json(state.node.port_usage(top)))
 }
 
 /// Lists recent connection log records, newest first, filtered.
@@ -154,7 +153,8 @@ pub(crate) async fn logs(
         egress_ip: query.egress_ip,
         close_reason: query.close_reason,
     };
-    let records = state.node.recent_logs(&filter, limit(query.limit, 100));
+    let limit = bounded("limit", query.limit, 100, MAX_RECORDS)?;
+    let records = state.node.recent_logs(&filter, limit);
     Ok(axum::Json(records))
 }
 
