@@ -197,12 +197,13 @@ pub(crate) fn authorize(
     let outside = || ApiError::Forbidden {
         message: format!(
             "token `{}` is scoped to account `{own}`: it reaches only /v1/accounts/{own}/…, \
-             explain, connections and logs of that account, and /metrics",
+             and explain, connections and logs of that account",
             caller.name
         ),
     };
     match route {
-        "/metrics" | "/v1/explain" | "/v1/connections" | "/v1/logs" => Ok(()),
+        // Metrics carry every account's labels: operator tokens only.
+        "/v1/explain" | "/v1/connections" | "/v1/logs" => Ok(()),
         "/v1/accounts" if *method == Method::GET => Ok(()),
         _ if route.starts_with("/v1/accounts/{id}") => {
             if account != Some(own.as_str()) {
@@ -266,7 +267,7 @@ mod tests {
         assert!(authorize(&acme, &Method::GET, "/v1/config", None).is_err());
         assert!(authorize(&acme, &Method::GET, "/v1/port-usage", None).is_err());
         assert!(authorize(&acme, &Method::GET, "/v1/logs", None).is_ok());
-        assert!(authorize(&acme, &Method::GET, "/metrics", None).is_ok());
+        assert!(authorize(&acme, &Method::GET, "/metrics", None).is_err());
         assert!(authorize(&acme, &Method::GET, "/v1/accounts/{id}", Some("acme")).is_ok());
         assert!(authorize(&acme, &Method::DELETE, "/v1/accounts/{id}", Some("acme")).is_err());
         let ips = "/v1/accounts/{id}/dedicated-ips";

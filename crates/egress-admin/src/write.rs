@@ -150,6 +150,11 @@ where
     }
     let mut config = current.config.config.clone();
     let output = edit(&mut config)?;
+    if config == current.config.config {
+        // Nothing changed (enabling an enabled policy, writing back what was read): no new
+        // revision, no reload.
+        return Ok((current.revision, output));
+    }
     let problems = config.validate(ORIGIN);
     if !problems.is_empty() {
         return Err(ApiError::invalid(&problems));

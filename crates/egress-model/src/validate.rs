@@ -138,6 +138,7 @@ impl Config {
         self.check_locations(&mut r);
         self.check_nodes(&mut r);
         let holdings = self.check_dedicated_ips(&mut r);
+        self.check_listeners(&mut r);
         let mut account_ids = HashSet::new();
         for account in &self.accounts {
             let path = format!("accounts[{:?}]", account.id.as_str());
@@ -368,7 +369,13 @@ impl Config {
                         r.push(
                             format!("{path}.{field}"),
                             Rule::OutsideDeclaredPrefix,
-                            format!("{shown} ({:?}) is not inside {what}", ip.source),
+                            format!(
+                                "{shown} ({}) is not inside {what}",
+                                match ip.source {
+                                    IpSource::Leased => "leased",
+                                    IpSource::Byoip => "byoip",
+                                }
+                            ),
                         );
                     }
                 }
@@ -564,6 +571,60 @@ impl Config {
                                 "{fallback} is in {}, the same location as the primary {ipv4}; \
                                  choose an IPv4 in another location or 0.0.0.0",
                                 f.location
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Endpoints sharing a listening address: one protocol per address, and no source-prefix
+    /// endpoint beside another account's endpoint (it would take that account's clients).
+    fn check_listeners(&self, r: &mut Report<'_>) {
+        let mut by_listen: HashMap<
+            std::net::SocketAddr,
+            Vec<(&Account, &crate::config::ProxyEndpoint)>,
+        > = HashMap::new();
+        for account in &self.accounts {
+            for ep in &account.proxy_endpoints {
+                by_listen.entry(ep.listen).or_default().push((account, ep));
+            }
+        }
+        for (listen, endpoints) in &by_listen {
+            for (i, (account, ep)) in endpoints.iter().enumerate() {
+                let path = format!(
+                    "accounts[{:?}].proxy_endpoints[{:?}]",
+                    account.id.as_str(),
+                    ep.name
+                );
+                for (other_account, other) in &endpoints[..i] {
+                    if other.protocol != ep.protocol {
+                        r.push(
+                            format!("{path}.listen"),
+                            Rule::BadProxyEndpoint,
+                            format!(
+                                "{listen} already serves {:?} for endpoint {:?} of account {}; one \
+                                 listening address speaks one protocol",
+                                other.protocol, other.name, other_account.id
+                            ),
+                        );
+                    }
+                    let source_prefixes = |e: &crate::config::ProxyEndpoint| {
+                        matches!(e.authorization, Authorization::SourcePrefixes(_))
+                    };
+                    if other_account.id != account.id
+                        && (source_prefixes(ep) || source_prefixes(other))
+                    {
+                        r.push(
+                            format!("{path}.listen"),
+                            Rule::BadProxyEndpoint,
+                            format!(
+                                "{listen} is also used by endpoint {:?} of account {}: accounts \
+                                 share a listening address only when every endpoint on it asks \
+                                 for credentials (a source-prefix endpoint would take the other \
+                                 account's clients)",
+                                other.name, other_account.id
                             ),
                         );
                     }

@@ -217,7 +217,7 @@ fn leased_ip_outside_every_pool_is_refused() {
         &text,
         Rule::OutsideDeclaredPrefix,
         r#"accounts["globex"].dedicated_ips[198.18.9.9].ipv4"#,
-        "198.18.9.9 (Leased) is not inside any address pool",
+        "198.18.9.9 (leased) is not inside any address pool",
     );
 }
 
@@ -393,4 +393,42 @@ fn every_problem_is_reported_at_once() {
     assert!(rules.contains(&Rule::DuplicatePrecedence));
     assert!(rules.contains(&Rule::BadLocation));
     assert!(rules.contains(&Rule::FallbackRequired));
+}
+
+#[test]
+fn a_source_prefix_endpoint_cannot_share_another_accounts_listener() {
+    // globex's credentials listener 0.0.0.0:3129; acme adds a catch-all source-prefix endpoint on it.
+    let text = edit(
+        "[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+        "[[accounts.proxy_endpoints]]\nname = \"grab\"\nprotocol = \"http\"\nlisten = \"0.0.0.0:3129\"\nauthorization = { source_prefixes = [\"0.0.0.0/0\"] }\n\n[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+    );
+    let errors = errors_of(&text);
+    let e = errors
+        .iter()
+        .find(|e| e.rule == Rule::BadProxyEndpoint)
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert!(
+        e.message.contains(
+            "share a listening address only when every endpoint on it asks for credentials"
+        ),
+        "{e}"
+    );
+    // Two credentials endpoints of different accounts may share one.
+    let text = edit(
+        "[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+        "[[accounts.proxy_endpoints]]\nname = \"shared\"\nprotocol = \"http\"\nlisten = \"0.0.0.0:3129\"\nauthorization = \"credentials\"\n\n[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+    );
+    assert!(Config::from_toml(&text, "t.toml").is_ok());
+    // One address, two protocols: refused.
+    let text = edit(
+        "[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+        "[[accounts.proxy_endpoints]]\nname = \"mixed\"\nprotocol = \"socks5\"\nlisten = \"0.0.0.0:3128\"\nauthorization = \"credentials\"\n\n[[accounts.proxy_endpoints]]\nname = \"office-socks\"",
+    );
+    let errors = errors_of(&text);
+    assert!(
+        errors.iter().any(|e| e
+            .message
+            .contains("one listening address speaks one protocol")),
+        "{errors:#?}"
+    );
 }

@@ -65,20 +65,13 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         ..OnRampSettings::default()
     });
 
-    // One listener per address; several endpoints (accounts) may share it.
-    let mut listeners: BTreeMap<SocketAddr, ProxyProtocol> = BTreeMap::new();
-    for account in &config.accounts {
-        for ep in &account.proxy_endpoints {
-            if let Some(other) = listeners.insert(ep.listen, ep.protocol) {
-                if other != ep.protocol {
-                    return Err(format!(
-                        "{}: {} is used by both an HTTP and a SOCKS5 endpoint",
-                        origin, ep.listen
-                    ));
-                }
-            }
-        }
-    }
+    // One listener per address; several endpoints may share it (validation guarantees they
+    // speak one protocol and that accounts share only credentials listeners).
+    let listeners: BTreeMap<SocketAddr, ProxyProtocol> = config
+        .accounts
+        .iter()
+        .flat_map(|a| a.proxy_endpoints.iter().map(|ep| (ep.listen, ep.protocol)))
+        .collect();
     eprintln!("egressd: node {node_id} in location {location}, configuration {origin}");
     // Signal handlers before the listeners: once a listener accepts, SIGTERM/SIGINT must drain
     // and flush the log, and SIGHUP reload, never kill the process with the default action.
