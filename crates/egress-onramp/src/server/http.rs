@@ -84,6 +84,10 @@ pub async fn handle_http<G: Gateway>(
         let target = target_of(&head.target);
         if head.is_connect() {
             drop(upstream.take());
+            // Nothing of the handshake may stay alive across the tunnel's awaits: an idle
+            // tunnel should hold its two sockets and its record, little else.
+            drop(head);
+            drop(credentials);
             return tunnel(
                 client,
                 buf,

@@ -127,6 +127,9 @@ pub async fn handle_socks5<G: Gateway>(
             port,
         },
     };
+    // Nothing of the handshake stays alive across the tunnel's awaits.
+    drop(credentials);
+    drop(greeting);
     let opened = gateway
         .open(OpenRequest {
             who,
