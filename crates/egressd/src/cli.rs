@@ -37,6 +37,174 @@ pub enum Command {
     },
     /// Print the PAC file of a proxy endpoint.
     Pac(PacArgs),
+    /// Work with an account's egress policies through the admin API.
+    Policies {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// List every dedicated IP (the address space) through the admin API.
+    LeasedIps {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Like `trace`, answered by a running node through the admin API.
+    Explain(ExplainArgs),
+    /// Show recent connection log records through the admin API.
+    Logs(LogsArgs),
+}
+
+/// Where the admin API is and the token to use.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// Admin API address.
+    #[arg(long, default_value = "http://127.0.0.1:9090", global = true)]
+    pub api: String,
+    /// Admin token (default: $EGRESSD_TOKEN).
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List an account's policies in precedence order.
+    List {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a policy.
+    Add {
+        #[arg(long)]
+        account: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Stable id (default: the name).
+        #[arg(long)]
+        id: Option<String>,
+        /// Precedence (must be free).
+        #[arg(long)]
+        precedence: u32,
+        /// Traffic expression.
+        #[arg(long)]
+        traffic: Option<String>,
+        /// Identity expression.
+        #[arg(long)]
+        identity: Option<String>,
+        /// Dedicated IPv4 (omit for the default method).
+        #[arg(long)]
+        dedicated: Option<std::net::Ipv4Addr>,
+        /// ipv4_fallback of a dedicated method (another IPv4 of the account, or 0.0.0.0).
+        #[arg(long)]
+        fallback: Option<std::net::Ipv4Addr>,
+        /// IPv6 /64 of a dedicated method (default: the one paired with the IPv4).
+        #[arg(long)]
+        ipv6: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a policy to a precedence (others shift to keep their order).
+    Move {
+        #[arg(long)]
+        account: String,
+        /// Policy id.
+        policy: String,
+        /// New precedence.
+        #[arg(long)]
+        to: u32,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Enable a policy.
+    Enable {
+        #[arg(long)]
+        account: String,
+        policy: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Disable a policy.
+    Disable {
+        #[arg(long)]
+        account: String,
+        policy: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Delete a policy.
+    Delete {
+        #[arg(long)]
+        account: String,
+        policy: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[arg(long)]
+    pub account: String,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Client address.
+    #[arg(long)]
+    pub from: String,
+    /// Destination HOST:PORT.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub resolved: Option<IpAddr>,
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub proto: Proto,
+    #[arg(long)]
+    pub location: Option<String>,
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    #[arg(long = "down")]
+    pub down: Vec<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[arg(long)]
+    pub account: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Policy id.
+    #[arg(long)]
+    pub policy: Option<String>,
+    #[arg(long)]
+    pub egress_ip: Option<String>,
+    #[arg(long)]
+    pub close_reason: Option<String>,
+    /// Records per request.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Keep printing new records.
+    #[arg(long, short)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// One JSON record per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,9 @@
 //! `egressd`: the command-line entry point.
 
 mod admin;
+mod api_client;
 mod cli;
+mod cmd_api;
 mod cmd_config;
 mod cmd_store;
 mod cmd_trace;
@@ -27,6 +29,17 @@ fn main() -> ExitCode {
         cli::Command::HashPassword => hash_password(),
         cli::Command::Token { command } => cmd_store::token(command),
         cli::Command::Pac(args) => cmd_store::pac(&args),
+        cli::Command::Policies { command } => cmd_api::policies(command),
+        cli::Command::LeasedIps { api, json } => cmd_api::leased_ips(&api, json),
+        cli::Command::Explain(args) => {
+            let body = serde_json::json!({
+                "account": args.account, "user": args.user, "from": args.from, "to": args.to,
+                "resolved": args.resolved, "proto": format!("{:?}", args.proto).to_lowercase(),
+                "location": args.location, "endpoint": args.endpoint, "down": args.down,
+            });
+            cmd_api::explain(body, &args.api, args.json)
+        }
+        cli::Command::Logs(args) => cmd_api::logs(&args),
     };
     match result {
         Ok(code) => code,
