@@ -155,28 +155,11 @@ pub enum PolicyCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    #[arg(long)]
-    pub account: String,
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Client address.
-    #[arg(long)]
-    pub from: String,
-    /// Destination HOST:PORT.
-    #[arg(long)]
-    pub to: String,
-    #[arg(long)]
-    pub resolved: Option<IpAddr>,
-    #[arg(long, value_enum, default_value = "tcp")]
-    pub proto: Proto,
-    #[arg(long)]
-    pub location: Option<String>,
-    #[arg(long)]
-    pub endpoint: Option<String>,
-    #[arg(long = "down")]
-    pub down: Vec<String>,
+    #[command(flatten)]
+    pub intent: IntentArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -354,6 +337,16 @@ pub struct TraceArgs {
     /// Configuration file.
     #[arg(long)]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub intent: IntentArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One connection to decide, as `trace` and `explain` take it.
+#[derive(Debug, clap::Args)]
+pub struct IntentArgs {
     /// Account id.
     #[arg(long)]
     pub account: String,
@@ -396,7 +389,4 @@ pub struct TraceArgs {
     /// Locations to treat as down (repeatable), to see failover.
     #[arg(long = "down")]
     pub down: Vec<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }

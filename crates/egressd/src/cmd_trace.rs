@@ -13,17 +13,18 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, String> {
     let origin = args.config.display().to_string();
     let snapshot = Snapshot::compile(&config, &origin, 0).map_err(|e| e.to_string())?;
     let health = args
+        .intent
         .down
         .iter()
         .fold(LocationHealth::all_up(), |h, code| h.down(code));
     let snapshot = snapshot.with_health(&health);
-    let client = parse_client(&args.from)?;
-    let target = TargetAddr::parse(&args.to).map_err(|e| format!("--to: {e}"))?;
-    let dst_ip = match (&target.host, args.resolved) {
+    let client = parse_client(&args.intent.from)?;
+    let target = TargetAddr::parse(&args.intent.to).map_err(|e| format!("--to: {e}"))?;
+    let dst_ip = match (&target.host, args.intent.resolved) {
         (TargetHost::Ip(ip), _) => Some(*ip),
         (TargetHost::Name(_), resolved) => resolved,
     };
-    let location = match &args.location {
+    let location = match &args.intent.location {
         Some(l) => l.clone(),
         None => config
             .locations
@@ -32,26 +33,26 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, String> {
             .ok_or("the configuration has no location")?,
     };
     let intent = Intent {
-        account: &args.account,
-        user: args.user.as_deref(),
+        account: &args.intent.account,
+        user: args.intent.user.as_deref(),
         client: ClientAddr(client),
-        internal_src_ip: args.internal_src_ip,
-        proxy_endpoint: args.endpoint.as_deref(),
+        internal_src_ip: args.intent.internal_src_ip,
+        proxy_endpoint: args.intent.endpoint.as_deref(),
         target: &target,
         dst_ip,
-        transport: match args.proto {
+        transport: match args.intent.proto {
             Proto::Tcp => Transport::Tcp,
             Proto::Udp => Transport::Udp,
             Proto::Icmp => Transport::Icmp,
         },
         location: &location,
         src_geo: Geo {
-            country: args.src_country.as_deref(),
-            continent: args.src_continent.as_deref(),
+            country: args.intent.src_country.as_deref(),
+            continent: args.intent.src_continent.as_deref(),
         },
         dst_geo: Geo {
-            country: args.dst_country.as_deref(),
-            continent: args.dst_continent.as_deref(),
+            country: args.intent.dst_country.as_deref(),
+            continent: args.intent.dst_continent.as_deref(),
         },
     };
     let explanation = explain(&intent, &snapshot);
@@ -61,11 +62,11 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, String> {
     } else {
         println!(
             "intent: {} user {} from {} to {} over {:?} at {location}",
-            args.account,
-            args.user.as_deref().unwrap_or("-"),
+            args.intent.account,
+            args.intent.user.as_deref().unwrap_or("-"),
             client,
             target,
-            args.proto
+            args.intent.proto
         );
         print!("{explanation}");
     }

@@ -32,10 +32,14 @@ fn main() -> ExitCode {
         cli::Command::Policies { command } => cmd_api::policies(command),
         cli::Command::LeasedIps { api, json } => cmd_api::leased_ips(&api, json),
         cli::Command::Explain(args) => {
+            let i = &args.intent;
             let body = serde_json::json!({
-                "account": args.account, "user": args.user, "from": args.from, "to": args.to,
-                "resolved": args.resolved, "proto": format!("{:?}", args.proto).to_lowercase(),
-                "location": args.location, "endpoint": args.endpoint, "down": args.down,
+                "account": i.account, "user": i.user, "from": i.from, "to": i.to,
+                "resolved": i.resolved, "proto": format!("{:?}", i.proto).to_lowercase(),
+                "location": i.location, "endpoint": i.endpoint, "down": i.down,
+                "internal_src_ip": i.internal_src_ip, "src_country": i.src_country,
+                "src_continent": i.src_continent, "dst_country": i.dst_country,
+                "dst_continent": i.dst_continent,
             });
             cmd_api::explain(body, &args.api, args.json)
         }

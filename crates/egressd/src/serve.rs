@@ -86,8 +86,8 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     let mut listeners_done = JoinSet::new();
     let mut listening = Vec::new();
     for (addr, protocol) in listeners {
-        let socket =
-            listen(addr).map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
+        let socket = system::listen(addr, BACKLOG)
+            .map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         let kind = match protocol {
             ProxyProtocol::Http => "HTTP",
@@ -153,22 +153,6 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
 /// Accept queue length: bursts of new tunnels wait in the kernel instead of being dropped (a
 /// dropped SYN costs the client a one-second retransmit). The kernel caps it at somaxconn.
 const BACKLOG: i32 = 4096;
-
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
-}
 
 /// How often the file's modification time (file mode) or the store (store mode) is checked.
 const POLL: Duration = Duration::from_secs(2);

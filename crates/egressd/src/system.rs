@@ -47,3 +47,24 @@ pub fn warn_on_small_port_range(limit: u32) {
         }
     }
 }
+
+/// A listening TCP socket with `SO_REUSEADDR`, IPv6 sockets IPv6-only, and an accept queue of
+/// `backlog` (the kernel caps it at `net.core.somaxconn`).
+pub fn listen(
+    addr: std::net::SocketAddr,
+    backlog: i32,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}

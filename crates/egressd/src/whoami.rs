@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::cli::WhoamiArgs;
 
@@ -21,7 +21,8 @@ pub fn run(args: &WhoamiArgs) -> Result<ExitCode, String> {
     runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for addr in &args.listen {
-            let socket = bind(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let socket = crate::system::listen(*addr, 1024)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             eprintln!("egressd whoami: listening on {addr}");
             tasks.spawn(async move {
                 loop {
@@ -37,22 +38,6 @@ pub fn run(args: &WhoamiArgs) -> Result<ExitCode, String> {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
 }
 
 async fn answer(mut stream: TcpStream, peer: SocketAddr) {
