@@ -181,6 +181,12 @@ pub struct ReportArgs {
     /// The command that produced the runs, for the header.
     #[arg(long, default_value = "bench/run")]
     pub command: String,
+    /// The egressd revision measured (`git describe --dirty`), for the header.
+    #[arg(long, default_value = "unknown")]
+    pub revision: String,
+    /// A line printed under the header (repeatable), e.g. the load average during the runs.
+    #[arg(long)]
+    pub note: Vec<String>,
     /// Date of the runs, for the header.
     #[arg(long, default_value = "")]
     pub date: String,

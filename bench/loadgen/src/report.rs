@@ -178,6 +178,8 @@ pub fn run(args: &ReportArgs) -> Result<(), LoadError> {
         let doc = serde_json::json!({
             "date": args.date,
             "command": args.command,
+            "revision": args.revision,
+            "notes": args.note,
             "machine": machine,
             "runs": runs,
             "summaries": summaries,
@@ -232,19 +234,15 @@ fn primary(s: &Summary) -> Option<(f64, bool)> {
 
 fn thousands(v: f64) -> String {
     let n = v.round() as i64;
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    let digits = n.unsigned_abs().to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).expect("ASCII digits"))
+        .collect();
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", groups.join(","))
 }
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
@@ -361,14 +359,23 @@ fn markdown(summaries: &[Summary], machine: &Machine, args: &ReportArgs, runs: u
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Date: {}. Machine: {} cores, {}, kernel {}. Command: `{}`. Figures are medians of {} run(s).\n",
-        if args.date.is_empty() { "unknown" } else { &args.date },
+        "Date: {}. Machine: {} cores, {}, kernel {}. egressd revision {}. Command: `{}`. \
+         Figures are medians of {} run(s).\n",
+        if args.date.is_empty() {
+            "unknown"
+        } else {
+            &args.date
+        },
         machine.cores,
         machine.cpu,
         machine.kernel,
+        args.revision,
         args.command,
         runs
     );
+    for note in &args.note {
+        let _ = writeln!(out, "{note}\n");
+    }
     let _ = writeln!(
         out,
         "| scenario | via | result | vs direct | vs best peer | proxy CPU | p50 / p99 µs | errors |"

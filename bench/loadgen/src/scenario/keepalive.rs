@@ -1,6 +1,8 @@
 //! `tunnel-rps` and `forward-rps`: small GETs with keep-alive on K connections opened
 //! beforehand (tunnels, absolute-form proxy connections, or direct), for D seconds. A
-//! connection the far side closes is opened again, and the reopening is counted.
+//! connection the far side closes is opened again, and the reopening is counted; a reused
+//! connection closed before any byte of the next response is retried (as HTTP clients do), and
+//! counted apart, not as an error.
 
 use std::time::Duration;
 
@@ -47,7 +49,8 @@ pub async fn keepalive_rps(
         let request = route.request(origin, "/small", false);
         workers.spawn(async move {
             let mut tally = Tally::default();
-            let mut reopened = 0u64;
+            let (mut reopened, mut closed_reused) = (0u64, 0u64);
+            let mut served = 0u64;
             let mut conn = Some(conn);
             while window.running() {
                 let t = Instant::now();
@@ -56,6 +59,7 @@ pub async fn keepalive_rps(
                     None => match route.open(origin).await {
                         Ok(c) => {
                             reopened += 1;
+                            served = 0;
                             conn.insert(c)
                         }
                         Err(e) => {
@@ -68,9 +72,16 @@ pub async fn keepalive_rps(
                 match current.exchange(&request).await {
                     Ok(response) => {
                         tally.ok(t.elapsed());
+                        served += 1;
                         if response.close {
                             conn = None;
                         }
+                    }
+                    Err(LoadError::Closed {
+                        stage: "response_head",
+                    }) if served > 0 => {
+                        closed_reused += 1;
+                        conn = None;
                     }
                     Err(e) => {
                         tally.err(&e);
@@ -79,15 +90,16 @@ pub async fn keepalive_rps(
                     }
                 }
             }
-            (tally, reopened)
+            (tally, reopened, closed_reused)
         });
     }
     let mut tally = setup;
-    let mut reopened = 0;
+    let (mut reopened, mut closed_reused) = (0, 0);
     while let Some(done) = workers.join_next().await {
-        let (t, r) = done.map_err(|e| LoadError::Setup(format!("worker failed: {e}")))?;
+        let (t, r, c) = done.map_err(|e| LoadError::Setup(format!("worker failed: {e}")))?;
         tally.merge(t);
         reopened += r;
+        closed_reused += c;
     }
     let (elapsed, cpu) = window.close(&ctx.probe);
     let mut record = ctx.base.clone();
@@ -96,5 +108,9 @@ pub async fn keepalive_rps(
     record
         .extra
         .insert("reopened".into(), serde_json::Value::from(reopened));
+    record.extra.insert(
+        "closed_reused".into(),
+        serde_json::Value::from(closed_reused),
+    );
     Ok(record)
 }
