@@ -20,6 +20,12 @@ pub(crate) async fn splice_pump(
     touch: impl Fn(),
 ) -> io::Result<()> {
     let (pipe_r, pipe_w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+    // A default pipe holds 64 KiB: grow it so one splice moves up to SPLICE_LEN (the default
+    // pipe-max-size allows 1 MiB; if refused, the small pipe still works, with more calls).
+    let _ = nix::fcntl::fcntl(
+        &pipe_w,
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_LEN as i32),
+    );
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
     loop {
         from.readable().await?;

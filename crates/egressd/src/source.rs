@@ -35,6 +35,7 @@ pub struct Source {
     revision: AtomicU64,
     current: arc_swap::ArcSwap<Config>,
     file_mtime: Mutex<Option<SystemTime>>,
+    applying: Mutex<()>,
 }
 
 const AUTHOR: &str = "egressd";
@@ -85,6 +86,7 @@ impl Source {
             revision: AtomicU64::new(revision),
             current: arc_swap::ArcSwap::from_pointee(config.clone()),
             file_mtime: Mutex::new(file_mtime),
+            applying: Mutex::new(()),
         };
         Ok((source, config, revision))
     }
@@ -120,6 +122,12 @@ impl Source {
         revision: u64,
         config: &Config,
     ) -> Result<(), String> {
+        // Applies are serialised and only move forward: a store poll that read revision N must
+        // not swap it in after an API write has applied N+1.
+        let _one_at_a_time = self.applying.lock().expect("never poisoned");
+        if revision < self.revision() {
+            return Ok(());
+        }
         let snapshot = Snapshot::compile(config, &format!("revision {revision}"), revision)
             .map_err(|e| e.to_string())?;
         gateway.replace(config, snapshot);

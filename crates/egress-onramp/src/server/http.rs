@@ -11,7 +11,7 @@ use super::gateway::{
     AuthError, Authorized, Gateway, Listener, OnRamp, OpenError, OpenRequest, Opened, Session,
 };
 use super::io::{read_message, ReadError};
-use super::OnRampSettings;
+use super::{OnRampSettings, Tunnel};
 use crate::http_head::{
     connect_established, error_response, forwarded_headers, is_keep_alive, parse_request_head,
     parse_response_head, proxy_authorization_basic, serialize_origin_request, BodyLength,
@@ -23,12 +23,29 @@ const PROXY_AUTHENTICATE: (&str, &str) = ("Proxy-Authenticate", "Basic realm=\"e
 
 /// Serves one HTTP proxy client connection to its end.
 pub async fn handle_http<G: Gateway>(
-    mut client: TcpStream,
+    client: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
 ) {
+    let idle = settings.idle_timeout;
+    // The request handling lives in its own allocation, freed before a CONNECT tunnel relays:
+    // an idle tunnel keeps only the relay's state.
+    let tunnel = Box::pin(serve_requests(client, peer, listener, gateway, settings)).await;
+    if let Some(tunnel) = tunnel {
+        tunnel.relay(idle).await;
+    }
+}
+
+/// Serves requests until the client leaves (`None`) or a CONNECT tunnel is established.
+async fn serve_requests<G: Gateway>(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<Listener>,
+    gateway: Arc<G>,
+    settings: Arc<OnRampSettings>,
+) -> Option<Tunnel> {
     let mut buf = Vec::with_capacity(2048);
     let limits = settings.head_limits;
     let parse = move |b: &[u8]| -> Result<Parsed<RequestHead>, ReadError> {
@@ -39,7 +56,7 @@ pub async fn handle_http<G: Gateway>(
         let head = match read_message(&mut client, &mut buf, settings.head_timeout, parse).await {
             Ok(head) => head,
             // A keep-alive client that closes between requests is a normal end.
-            Err(ReadError::Truncated) if buf.is_empty() => return,
+            Err(ReadError::Truncated) if buf.is_empty() => return None,
             Err(e) => {
                 let (status, reason) = match &e {
                     ReadError::Protocol { reason, status, .. } => (*status, *reason),
@@ -49,7 +66,10 @@ pub async fn handle_http<G: Gateway>(
                 if !matches!(e, ReadError::Io | ReadError::Truncated) {
                     let _ = client.write_all(&error_response(status, reason, &[])).await;
                 }
-                return gateway.reject(&listener, peer, onramp_of(None), reason);
+                {
+                    gateway.reject(&listener, peer, onramp_of(None), reason);
+                    return None;
+                }
             }
         };
         let onramp = onramp_of(Some(&head));
@@ -60,7 +80,10 @@ pub async fn handle_http<G: Gateway>(
                 let _ = client
                     .write_all(&error_response(e.status(), e.reason(), &[]))
                     .await;
-                return gateway.reject(&listener, peer, onramp, e.reason());
+                {
+                    gateway.reject(&listener, peer, onramp, e.reason());
+                    return None;
+                }
             }
         };
         let who = match gateway
@@ -78,7 +101,10 @@ pub async fn handle_http<G: Gateway>(
                     _ => error_response(407, e.close_reason(), &[PROXY_AUTHENTICATE]),
                 };
                 let _ = client.write_all(&response).await;
-                return gateway.reject(&listener, peer, onramp, e.close_reason());
+                {
+                    gateway.reject(&listener, peer, onramp, e.close_reason());
+                    return None;
+                }
             }
         };
         let target = target_of(&head.target);
@@ -88,7 +114,7 @@ pub async fn handle_http<G: Gateway>(
             // tunnel should hold its two sockets and its record, little else.
             drop(head);
             drop(credentials);
-            return tunnel(
+            return open_tunnel(
                 client,
                 buf,
                 gateway
@@ -99,7 +125,6 @@ pub async fn handle_http<G: Gateway>(
                         target,
                     })
                     .await,
-                &settings,
             )
             .await;
         }
@@ -124,7 +149,7 @@ pub async fn handle_http<G: Gateway>(
                     let _ = client
                         .write_all(&error_response(e.http_status(), e.close_reason, &[]))
                         .await;
-                    return;
+                    return None;
                 }
             }
         }
@@ -151,50 +176,47 @@ pub async fn handle_http<G: Gateway>(
                 }
                 if !keep_alive {
                     let _ = client.shutdown().await;
-                    return;
+                    return None;
                 }
             }
             Err((up, down, reason)) => {
                 u.up += up;
                 u.down += down;
                 u.reason = reason;
-                return;
+                return None;
             }
         }
     }
 }
 
-/// Answers a CONNECT and relays the tunnel until it ends.
-async fn tunnel(
+/// Answers a CONNECT: the tunnel to relay, or `None` when it could not be opened.
+async fn open_tunnel(
     mut client: TcpStream,
     buf: Vec<u8>,
     opened: Result<Opened, OpenError>,
-    settings: &OnRampSettings,
-) {
+) -> Option<Tunnel> {
     let mut opened = match opened {
         Ok(o) => o,
         Err(e) => {
             let _ = client
                 .write_all(&error_response(e.http_status(), e.close_reason, &[]))
                 .await;
-            return;
+            return None;
         }
     };
     if client.write_all(connect_established()).await.is_err() {
-        return opened.session.finish(0, 0, "client_write_error");
+        opened.session.finish(0, 0, "client_write_error");
+        return None;
     }
-    let early = buf.len() as u64;
     if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
-        return opened.session.finish(0, 0, "upstream_write_error");
+        opened.session.finish(0, 0, "upstream_write_error");
+        return None;
     }
-    // The head buffer is not needed while the tunnel lives: an idle tunnel holds no buffer.
-    drop(buf);
-    let outcome = egress_net::relay(&client, &opened.stream, settings.idle_timeout).await;
-    opened.session.finish(
-        outcome.bytes_up + early,
-        outcome.bytes_down,
-        outcome.close_reason,
-    );
+    Some(Tunnel {
+        client,
+        opened,
+        early: buf.len() as u64,
+    })
 }
 
 /// An upstream connection kept across requests of one keep-alive client; its log record is

@@ -16,6 +16,25 @@ pub use socks::handle_socks5;
 
 use crate::http_head::HeadLimits;
 
+/// An established tunnel: the client, the upstream and bytes the client sent early.
+pub(crate) struct Tunnel {
+    client: tokio::net::TcpStream,
+    opened: Opened,
+    early: u64,
+}
+
+impl Tunnel {
+    /// Relays until the tunnel ends, then logs it.
+    async fn relay(self, idle: Duration) {
+        let outcome = egress_net::relay(&self.client, &self.opened.stream, idle).await;
+        self.opened.session.finish(
+            outcome.bytes_up + self.early,
+            outcome.bytes_down,
+            outcome.close_reason,
+        );
+    }
+}
+
 /// Limits and timeouts of the on-ramps.
 #[derive(Debug, Clone)]
 pub struct OnRampSettings {

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use super::gateway::{Gateway, Listener, OnRamp, OpenRequest};
 use super::io::{read_message, socks, ReadError};
-use super::OnRampSettings;
+use super::{OnRampSettings, Tunnel};
 use crate::socks5::{
     encode_auth_status, encode_method_selection, encode_reply, parse_greeting, parse_request,
     parse_user_pass, select_method, Command, Method, Reply,
@@ -19,14 +19,33 @@ const UNSPECIFIED: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::U
 
 /// Serves one SOCKS5 client connection to its end.
 pub async fn handle_socks5<G: Gateway>(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
 ) {
+    let idle = settings.idle_timeout;
+    // The handshake lives in its own allocation, freed before the tunnel relays.
+    let tunnel = Box::pin(handshake(stream, peer, listener, gateway, settings)).await;
+    if let Some(tunnel) = tunnel {
+        tunnel.relay(idle).await;
+    }
+}
+
+/// Runs the SOCKS5 handshake: the tunnel to relay, or `None` when it was refused.
+async fn handshake<G: Gateway>(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<Listener>,
+    gateway: Arc<G>,
+    settings: Arc<OnRampSettings>,
+) -> Option<Tunnel> {
     let mut buf = Vec::with_capacity(512);
-    let reject = |reason: &str| gateway.reject(&listener, peer, OnRamp::Socks5, reason);
+    let reject = |reason: &str| {
+        gateway.reject(&listener, peer, OnRamp::Socks5, reason);
+        None
+    };
 
     let greeting = match read_message(
         &mut stream,
@@ -144,7 +163,7 @@ pub async fn handle_socks5<G: Gateway>(
             let _ = stream
                 .write_all(&encode_reply(e.socks_reply(), UNSPECIFIED))
                 .await;
-            return;
+            return None;
         }
     };
     let bound = opened.stream.local_addr().unwrap_or(UNSPECIFIED);
@@ -154,22 +173,15 @@ pub async fn handle_socks5<G: Gateway>(
         .is_err()
     {
         opened.session.finish(0, 0, "client_write_error");
-        return;
+        return None;
     }
-    let mut early = 0u64;
-    if !buf.is_empty() {
-        if opened.stream.write_all(&buf).await.is_err() {
-            opened.session.finish(0, 0, "upstream_write_error");
-            return;
-        }
-        early = buf.len() as u64;
+    if !buf.is_empty() && opened.stream.write_all(&buf).await.is_err() {
+        opened.session.finish(0, 0, "upstream_write_error");
+        return None;
     }
-    // An idle tunnel holds no buffer.
-    drop(buf);
-    let outcome = egress_net::relay(&stream, &opened.stream, settings.idle_timeout).await;
-    opened.session.finish(
-        outcome.bytes_up + early,
-        outcome.bytes_down,
-        outcome.close_reason,
-    );
+    Some(Tunnel {
+        client: stream,
+        opened,
+        early: buf.len() as u64,
+    })
 }
