@@ -30,12 +30,8 @@ pub async fn handle_http<G: Gateway>(
     settings: Arc<OnRampSettings>,
 ) {
     let idle = settings.idle_timeout;
-    // The request handling lives in its own allocation, freed before a CONNECT tunnel relays:
-    // an idle tunnel keeps only the relay's state.
-    let tunnel = Box::pin(serve_requests(client, peer, listener, gateway, settings)).await;
-    if let Some(tunnel) = tunnel {
-        tunnel.relay(idle).await;
-    }
+    let requests = serve_requests(client, peer, listener, gateway, settings);
+    Tunnel::after(requests, idle).await;
 }
 
 /// Serves requests until the client leaves (`None`) or a CONNECT tunnel is established.

@@ -24,6 +24,14 @@ pub(crate) struct Tunnel {
 }
 
 impl Tunnel {
+    /// Runs a connection's handshake in its own allocation, freed before the tunnel it opened
+    /// relays (an idle tunnel keeps only the relay's state), then relays it.
+    async fn after(handshake: impl std::future::Future<Output = Option<Tunnel>>, idle: Duration) {
+        if let Some(tunnel) = Box::pin(handshake).await {
+            tunnel.relay(idle).await;
+        }
+    }
+
     /// Relays until the tunnel ends, then logs it.
     async fn relay(self, idle: Duration) {
         let outcome = egress_net::relay(&self.client, &self.opened.stream, idle).await;

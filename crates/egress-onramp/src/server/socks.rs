@@ -26,11 +26,7 @@ pub async fn handle_socks5<G: Gateway>(
     settings: Arc<OnRampSettings>,
 ) {
     let idle = settings.idle_timeout;
-    // The handshake lives in its own allocation, freed before the tunnel relays.
-    let tunnel = Box::pin(handshake(stream, peer, listener, gateway, settings)).await;
-    if let Some(tunnel) = tunnel {
-        tunnel.relay(idle).await;
-    }
+    Tunnel::after(handshake(stream, peer, listener, gateway, settings), idle).await;
 }
 
 /// Runs the SOCKS5 handshake: the tunnel to relay, or `None` when it was refused.
