@@ -21,11 +21,17 @@ struct Endpoint {
 #[derive(Debug, Default)]
 pub struct Authorizer {
     endpoints: HashMap<SocketAddr, Vec<Endpoint>>,
-    /// (account, user) → PHC hash.
-    passwords: HashMap<(String, String), String>,
-    /// Credentials verified once, so argon2 runs once per (user, password), not per connection.
-    /// Keyed by the full password (kept in memory only), never by a hash that could collide.
-    verified: Mutex<HashMap<(String, String, String), bool>>,
+    /// account → user → credential; looked up with borrowed names (no allocation per client).
+    passwords: HashMap<String, HashMap<String, Credential>>,
+}
+
+/// A user's password hash, and the password that last verified against it, so argon2 runs
+/// once per (user, password), not per connection. The password itself is compared (kept in
+/// memory only), never a hash of it that could collide.
+#[derive(Debug)]
+struct Credential {
+    hash: String,
+    verified: Mutex<Option<String>>,
 }
 
 impl Authorizer {
@@ -41,8 +47,14 @@ impl Authorizer {
             }
             for user in &account.users {
                 if let Some(hash) = &user.password_hash {
+                    let credential = Credential {
+                        hash: hash.clone(),
+                        verified: Mutex::new(None),
+                    };
                     a.passwords
-                        .insert((account.id.0.clone(), user.name.clone()), hash.clone());
+                        .entry(account.id.0.clone())
+                        .or_default()
+                        .insert(user.name.clone(), credential);
                 }
             }
         }
@@ -160,17 +172,26 @@ impl Authorizer {
         password: &str,
         may_hash: bool,
     ) -> Option<bool> {
-        let Some(hash) = self.passwords.get(&(account.to_string(), user.to_string())) else {
+        let Some(credential) = self
+            .passwords
+            .get(account)
+            .and_then(|users| users.get(user))
+        else {
             return Some(false);
         };
-        let key = (account.to_string(), user.to_string(), password.to_string());
-        if let Some(&ok) = self.verified.lock().expect("never poisoned").get(&key) {
-            return Some(ok);
+        if credential
+            .verified
+            .lock()
+            .expect("never poisoned")
+            .as_deref()
+            == Some(password)
+        {
+            return Some(true);
         }
         if !may_hash {
             return None;
         }
-        let ok = PasswordHash::new(hash)
+        let ok = PasswordHash::new(&credential.hash)
             .map(|parsed| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
@@ -178,10 +199,7 @@ impl Authorizer {
             })
             .unwrap_or(false);
         if ok {
-            self.verified
-                .lock()
-                .expect("never poisoned")
-                .insert(key, true);
+            *credential.verified.lock().expect("never poisoned") = Some(password.to_string());
         }
         Some(ok)
     }
