@@ -19,6 +19,6 @@ mod state;
 mod write;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, Problem};
-pub use node::{LogFilter, Mode, Node, NodeStatus, PortUsageView};
+pub use node::{FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView};
 pub use openapi::document as openapi_document;
 pub use router::{router, served_routes};

@@ -42,6 +42,25 @@ pub struct NodeStatus {
     pub started_at: String,
     /// The addresses it listens on (proxy endpoints, admin API).
     pub listeners: Vec<String>,
+    /// The fleet peers it probes (empty when the node runs no fleet listener).
+    #[serde(default)]
+    pub fleet_peers: Vec<FleetPeerView>,
+    /// Locations with no answering node, as this node sees them: new connections avoid them.
+    #[serde(default)]
+    pub locations_down: Vec<String>,
+}
+
+/// A fleet peer and whether it answers health probes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FleetPeerView {
+    /// The peer's node id.
+    pub node_id: String,
+    /// Its location.
+    pub location: String,
+    /// Its fleet listener.
+    pub fleet_address: String,
+    /// Whether its last health probes answered.
+    pub up: bool,
 }
 
 /// Where the node's configuration comes from.

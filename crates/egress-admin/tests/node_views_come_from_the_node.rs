@@ -18,7 +18,8 @@ async fn status_and_live_views_pass_through_filters_and_limits() {
         json!({"node_id": "fra-1", "location": "fra",
                "mode": {"kind": "store", "data_dir": "/var/lib/egressd"},
                "revision": 1, "started_at": "2026-01-02T03:04:05.000Z",
-               "listeners": ["0.0.0.0:3128", "127.0.0.1:9090"], "latest_revision": 1})
+               "listeners": ["0.0.0.0:3128", "127.0.0.1:9090"], "latest_revision": 1,
+               "fleet_peers": [], "locations_down": []})
     );
 
     let live = api.op(Method::GET, "/v1/connections?limit=2", None).await;

@@ -143,6 +143,11 @@ pub struct Node {
     pub id: String,
     /// Where it runs.
     pub location: LocationCode,
+    /// Its fleet listener (`serve --fleet-listen`), where peers open forwarded connections
+    /// and probe its health. A node without one cannot receive forwarded connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub fleet_address: Option<SocketAddr>,
 }
 
 /// A destination served by the operator's own edge: IPv4 to it leaves locally and carries the

@@ -3,9 +3,12 @@
 
 mod dial;
 mod ledger;
+pub mod proxy_v2;
 mod relay;
 mod splice;
+mod upstream;
 
 pub use dial::{dial, DialError};
 pub use ledger::{LedgerError, PortLedger, PortSlot, PortUsage};
 pub use relay::{relay, RelayOutcome};
+pub use upstream::{relay_streams, relay_upstream, ByteStream, Upstream};

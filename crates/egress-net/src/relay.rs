@@ -30,13 +30,20 @@ pub struct RelayOutcome {
 }
 
 /// Milliseconds since the relay started at which a byte last moved, either way.
-struct Activity {
+pub(crate) struct Activity {
     start: Instant,
     last_ms: AtomicU64,
 }
 
 impl Activity {
-    fn touch(&self) {
+    pub(crate) fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
     }
@@ -45,14 +52,32 @@ impl Activity {
         let now = self.start.elapsed().as_millis() as u64;
         Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
     }
+
+    /// Returns once no byte has moved for `idle`.
+    pub(crate) async fn quiet_for(&self, idle: Duration) {
+        loop {
+            let quiet = self.idle_for();
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    }
+}
+
+/// The log's close reason for how both directions ended.
+pub(crate) fn close_reason(result: io::Result<()>) -> &'static str {
+    match result {
+        Ok(()) => "closed",
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "connection_reset",
+        Err(_) => "relay_error",
+    }
 }
 
 /// Relays until both directions close, an error, or `idle` passes with no byte either way.
 pub async fn relay(client: &TcpStream, upstream: &TcpStream, idle: Duration) -> RelayOutcome {
-    let activity = Activity {
-        start: Instant::now(),
-        last_ms: AtomicU64::new(0),
-    };
+    let activity = Activity::new();
     let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
     let both = async {
         let (a, b) = tokio::join!(
@@ -61,23 +86,9 @@ pub async fn relay(client: &TcpStream, upstream: &TcpStream, idle: Duration) -> 
         );
         a.and(b)
     };
-    let watchdog = async {
-        loop {
-            let quiet = activity.idle_for();
-            if quiet >= idle {
-                return;
-            }
-            tokio::time::sleep(idle - quiet).await;
-        }
-    };
     let close_reason = tokio::select! {
-        result = both => match result {
-            Ok(()) => "closed",
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "connection_reset",
-            Err(_) => "relay_error",
-        },
-        () = watchdog => "idle_timeout",
+        result = both => close_reason(result),
+        () = activity.quiet_for(idle) => "idle_timeout",
     };
     RelayOutcome {
         bytes_up: up.load(Ordering::Relaxed),

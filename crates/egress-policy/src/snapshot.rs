@@ -162,6 +162,11 @@ impl Snapshot {
         }
     }
 
+    /// The codes of every location, in configuration order.
+    pub fn location_codes(&self) -> impl Iterator<Item = &str> {
+        self.compiled.locations.iter().map(|l| l.code.as_str())
+    }
+
     /// Revision of the configuration this snapshot was compiled from.
     pub fn revision(&self) -> u64 {
         self.compiled.revision

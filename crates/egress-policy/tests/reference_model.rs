@@ -515,6 +515,7 @@ fn build_world(
             .map(|l| Node {
                 id: format!("{}-1", l.code),
                 location: l.code.clone(),
+                fleet_address: None,
             })
             .collect(),
         locations,

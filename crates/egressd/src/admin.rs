@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use egress_admin::{LogFilter, Mode, Node, NodeStatus, PortUsageView};
+use egress_admin::{FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView};
 use egress_model::Config;
 use egress_policy::Snapshot;
 
@@ -48,6 +48,20 @@ impl Node for NodeHandle {
             revision: self.source.revision(),
             started_at: self.started_at.clone(),
             listeners: self.listeners.clone(),
+            fleet_peers: self
+                .gateway
+                .fleet()
+                .map(|fleet| fleet.peers())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|peer| FleetPeerView {
+                    node_id: peer.spec.id,
+                    location: peer.spec.location.0,
+                    fleet_address: peer.spec.address.to_string(),
+                    up: peer.up,
+                })
+                .collect(),
+            locations_down: self.gateway.locations_down(),
         }
     }
 

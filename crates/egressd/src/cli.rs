@@ -54,6 +54,52 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show recent connection log records through the admin API.
     Logs(LogsArgs),
+    /// Create the fleet's certificate authority and node certificates.
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Work with the fleet CA.
+    Ca {
+        #[command(subcommand)]
+        command: FleetCaCommand,
+    },
+    /// Work with node certificates.
+    Cert {
+        #[command(subcommand)]
+        command: FleetCertCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCaCommand {
+    /// Create a new fleet CA (ca.pem and ca.key) in a directory; never overwrites.
+    Init {
+        /// Directory for ca.pem and ca.key (keep ca.key off the nodes).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCertCommand {
+    /// Issue a node certificate: writes ca.pem, node.pem and node.key into --out, the
+    /// directory `serve --fleet-dir` reads.
+    Issue {
+        /// Directory of the fleet CA (ca.pem, ca.key).
+        #[arg(long)]
+        ca_dir: PathBuf,
+        /// Node id, as in the configuration's [[nodes]] (the certificate's DNS name).
+        #[arg(long)]
+        node: String,
+        /// Output directory for the node.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where the admin API is and the token to use.
@@ -276,6 +322,16 @@ pub struct ServeArgs {
     /// Runtime worker threads (default: one per CPU the process may run on).
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// Join the fleet: directory with ca.pem, node.pem and node.key (`egressd fleet cert
+    /// issue`). Peers are the configuration's [[nodes]] with a fleet_address.
+    #[arg(long)]
+    pub fleet_dir: Option<PathBuf>,
+    /// Fleet listener (default: this node's fleet_address in the configuration).
+    #[arg(long, requires = "fleet_dir")]
+    pub fleet_listen: Option<std::net::SocketAddr>,
+    /// Milliseconds between health probes of each peer; a peer is down after two failures.
+    #[arg(long, default_value_t = 500)]
+    pub fleet_probe_interval_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -138,6 +138,7 @@ mod tests {
         Node {
             id: id.into(),
             location: LocationCode("lax".into()),
+            fleet_address: None,
         }
     }
 

@@ -120,6 +120,8 @@ impl Node for FakeNode {
             revision: self.applied().last().copied().unwrap_or(0),
             started_at: "2026-01-02T03:04:05.000Z".into(),
             listeners: vec!["0.0.0.0:3128".into(), "127.0.0.1:9090".into()],
+            fleet_peers: Vec::new(),
+            locations_down: Vec::new(),
         }
     }
 

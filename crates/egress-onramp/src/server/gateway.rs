@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use egress_model::TargetAddr;
-use tokio::net::TcpStream;
 
 /// A boxed future, so the trait stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -153,8 +152,8 @@ pub struct OpenRequest {
 /// An open upstream connection and the session that logs it.
 #[derive(Debug)]
 pub struct Opened {
-    /// The connection to the destination.
-    pub stream: TcpStream,
+    /// The connection to the destination (local, or through a node of another location).
+    pub stream: egress_net::Upstream,
     /// Finishing it writes the connection log record.
     pub session: Box<dyn Session>,
 }

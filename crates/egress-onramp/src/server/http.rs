@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use egress_model::{TargetAddr, TargetHost};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::gateway::{
@@ -220,7 +220,7 @@ async fn open_tunnel(
 struct Upstream {
     target: TargetAddr,
     who: Authorized,
-    stream: TcpStream,
+    stream: egress_net::Upstream,
     session: Option<Box<dyn Session>>,
     up: u64,
     down: u64,
@@ -281,7 +281,7 @@ type Exchange = Result<(u64, u64, bool), (u64, u64, &'static str)>;
 /// connection can carry another request.
 async fn forward_exchange(
     client: &mut TcpStream,
-    upstream: &mut TcpStream,
+    upstream: &mut egress_net::Upstream,
     buf: &mut Vec<u8>,
     head: &RequestHead,
     request: &[u8],
@@ -363,12 +363,16 @@ fn upstream_reusable(resp: &ResponseHead) -> bool {
 
 /// Copies one body framed as `body` from `from` (starting with what is in `buf`) to `to`.
 /// Bytes after the body stay in `buf`.
-async fn copy_body(
-    from: &mut TcpStream,
-    to: &mut TcpStream,
+async fn copy_body<R, W>(
+    from: &mut R,
+    to: &mut W,
     buf: &mut Vec<u8>,
     body: &BodyLength,
-) -> Result<u64, &'static str> {
+) -> Result<u64, &'static str>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut copied = 0u64;
     match body {
         BodyLength::None => Ok(0),
@@ -421,7 +425,7 @@ async fn copy_body(
     }
 }
 
-async fn fill(from: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), &'static str> {
+async fn fill<R: AsyncRead + Unpin>(from: &mut R, buf: &mut Vec<u8>) -> Result<(), &'static str> {
     // Read straight into the buffer's spare room: no array in the future's state.
     buf.reserve(16 * 1024);
     match from.read_buf(buf).await {

@@ -33,8 +33,9 @@ impl Tunnel {
     }
 
     /// Relays until the tunnel ends, then logs it.
-    async fn relay(self, idle: Duration) {
-        let outcome = egress_net::relay(&self.client, &self.opened.stream, idle).await;
+    async fn relay(mut self, idle: Duration) {
+        let outcome =
+            egress_net::relay_upstream(&mut self.client, &mut self.opened.stream, idle).await;
         self.opened.session.finish(
             outcome.bytes_up + self.early,
             outcome.bytes_down,

@@ -1,6 +1,7 @@
 //! The gateway behind the on-ramps: authorise, decide, take a port slot, dial, log.
 
 mod auth;
+mod forward;
 mod log;
 mod metrics;
 mod observe;
@@ -15,13 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use egress_fleet::Membership;
 use egress_model::Config;
 use egress_net::{DialError, PortLedger, PortSlot};
 use egress_onramp::server::{
     AuthError, Authorized, BoxFuture, Gateway, Listener, OnRamp, OpenError, OpenFailure,
     OpenRequest, Opened, Session,
 };
-use egress_policy::{Plan, Route, Snapshot};
+use egress_policy::{LocationHealth, Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
 pub use log::{timestamp, ConnectionRecord, LogSink};
@@ -39,7 +41,16 @@ pub struct DataPathSettings {
 /// The running gateway's state shared by every connection.
 #[derive(Debug)]
 pub struct EgressGateway {
+    /// What `decide` reads: `base` with the fleet's current health view.
     snapshot: ArcSwap<Snapshot>,
+    /// The compiled configuration as applied, before health.
+    base: ArcSwap<Snapshot>,
+    /// The fleet's latest health view; its lock also orders snapshot swaps.
+    health: std::sync::Mutex<LocationHealth>,
+    /// The fleet this node belongs to, when it runs a fleet listener.
+    fleet: Option<Arc<Membership>>,
+    /// Source addresses this node's location holds (forwarded connections must use one).
+    held: ArcSwap<Vec<ipnet::IpNet>>,
     authorizer: ArcSwap<Authorizer>,
     own: ArcSwap<Vec<ipnet::IpNet>>,
     settings: DataPathSettings,
@@ -56,6 +67,7 @@ impl EgressGateway {
         snapshot: Snapshot,
         settings: DataPathSettings,
         log: LogSink,
+        fleet: Option<Arc<Membership>>,
     ) -> Self {
         // The gateway's own DNS leaves from the default range (DESIGN rule 9).
         let dns = egress_policy::decide_gateway_dns(&snapshot, &settings.location).ok();
@@ -67,6 +79,10 @@ impl EgressGateway {
         EgressGateway {
             resolver,
             live: Arc::default(),
+            held: ArcSwap::from_pointee(forward::held_here(config, &settings.location)),
+            base: ArcSwap::from_pointee(snapshot.clone()),
+            health: std::sync::Mutex::new(LocationHealth::all_up()),
+            fleet,
             snapshot: ArcSwap::from_pointee(snapshot),
             authorizer: ArcSwap::from_pointee(Authorizer::new(config)),
             own: ArcSwap::from_pointee(own::own_addresses(config)),
@@ -81,7 +97,40 @@ impl EgressGateway {
     pub fn replace(&self, config: &Config, snapshot: Snapshot) {
         self.authorizer.store(Arc::new(Authorizer::new(config)));
         self.own.store(Arc::new(own::own_addresses(config)));
-        self.snapshot.store(Arc::new(snapshot));
+        self.held.store(Arc::new(forward::held_here(
+            config,
+            &self.settings.location,
+        )));
+        if let Some(fleet) = &self.fleet {
+            fleet.update(config);
+        }
+        let health = self.health.lock().expect("never poisoned");
+        self.snapshot.store(Arc::new(snapshot.with_health(&health)));
+        self.base.store(Arc::new(snapshot));
+    }
+
+    /// Takes a new fleet health view: new connections avoid locations that are down.
+    pub fn set_health(&self, health: LocationHealth) {
+        let mut current = self.health.lock().expect("never poisoned");
+        self.snapshot
+            .store(Arc::new(self.base.load().with_health(&health)));
+        *current = health;
+    }
+
+    /// Locations the current health view marks down.
+    pub fn locations_down(&self) -> Vec<String> {
+        let health = self.health.lock().expect("never poisoned");
+        self.base
+            .load()
+            .location_codes()
+            .filter(|code| health.is_down(code))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The fleet this node belongs to, if any.
+    pub fn fleet(&self) -> Option<&Arc<Membership>> {
+        self.fleet.as_ref()
     }
 
     fn base_record(&self, peer: SocketAddr, onramp: OnRamp) -> (u64, ConnectionRecord) {
@@ -173,7 +222,8 @@ struct LiveSession {
     id: u64,
     record: Option<Arc<ConnectionRecord>>,
     recorder: Arc<Recorder>,
-    _slot: PortSlot,
+    /// The port budget slot (held by the egress node instead when forwarded).
+    _slot: Option<PortSlot>,
     _counted: sessions::SessionGuard,
 }
 

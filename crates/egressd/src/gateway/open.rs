@@ -6,12 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use egress_fleet::{FleetError, ForwardRequest};
 use egress_model::{ClientAddr, TargetHost};
-use egress_net::{dial, PortSlot};
+use egress_net::{dial, PortSlot, Upstream};
 use egress_onramp::server::{OpenError, OpenFailure, OpenRequest, Opened};
 use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use super::{dial_error, fill_plan, ConnectionRecord, EgressGateway, LiveSession};
 
@@ -20,8 +21,8 @@ const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// A connected attempt.
 struct Connected {
-    stream: TcpStream,
-    slot: PortSlot,
+    stream: Upstream,
+    slot: Option<PortSlot>,
     plan: Plan,
     route: Route,
     addr: IpAddr,
@@ -78,7 +79,7 @@ impl EgressGateway {
             Ok(c) => {
                 record.dst_ip = Some(c.addr.to_string());
                 fill_plan(&mut record, &c.plan, &c.route);
-                record.egress_port = c.stream.local_addr().ok().map(|a| a.port());
+                record.egress_port = c.stream.local_addr().map(|a| a.port());
                 let record = self.recorder.opened(id, record);
                 let session = LiveSession {
                     id,
@@ -195,18 +196,20 @@ impl EgressGateway {
             };
             return Err(fail(error, None));
         };
-        if route.forwarded {
-            let error = OpenError {
-                failure: OpenFailure::Unreachable,
-                close_reason: "egress_location_unavailable",
-                message: format!(
-                    "the egress address {} lives in location {}; this node cannot forward there",
-                    route.source, route.egress_location
-                ),
-            };
-            return Err(fail(error, Some((plan, route))));
-        }
         let destination = SocketAddr::new(addr, request.target.port);
+        if route.forwarded {
+            return self
+                .forward(request, &plan, &route, destination)
+                .await
+                .map(|stream| Connected {
+                    stream,
+                    slot: None,
+                    plan: plan.clone(),
+                    route: route.clone(),
+                    addr,
+                })
+                .map_err(|error| fail(error, Some((plan, route))));
+        }
         let slot = match self.ledger.acquire(
             route.source,
             destination,
@@ -222,16 +225,101 @@ impl EgressGateway {
                 return Err(fail(error, Some((plan, route))));
             }
         };
-        match dial(route.source, destination, self.settings.connect_timeout).await {
-            Ok(stream) => Ok(Connected {
-                stream,
-                slot,
-                plan,
-                route,
-                addr,
-            }),
-            Err(e) => Err(fail(dial_error(&e), Some((plan, route)))),
+        let mut stream = match dial(route.source, destination, self.settings.connect_timeout).await
+        {
+            Ok(stream) => stream,
+            Err(e) => return Err(fail(dial_error(&e), Some((plan, route)))),
+        };
+        if let Some(dedicated) = route.proxy_protocol_source {
+            // On-net: the local exit announces the dedicated IPv4 (DESIGN rule 4).
+            if let Err(error) = announce(&mut stream, dedicated, destination).await {
+                return Err(fail(error, Some((plan, route))));
+            }
         }
+        Ok(Connected {
+            stream: Upstream::Local(stream),
+            slot: Some(slot),
+            plan,
+            route,
+            addr,
+        })
+    }
+
+    /// Opens the connection through a node of the route's egress location.
+    async fn forward(
+        &self,
+        request: &OpenRequest,
+        plan: &Plan,
+        route: &Route,
+        destination: SocketAddr,
+    ) -> Result<Upstream, OpenError> {
+        let Some(fleet) = &self.fleet else {
+            return Err(OpenError {
+                failure: OpenFailure::Unreachable,
+                close_reason: "egress_location_unavailable",
+                message: format!(
+                    "the egress address {} lives in location {}; this node has no fleet \
+                     listener to forward there (serve --fleet-listen)",
+                    route.source, route.egress_location
+                ),
+            });
+        };
+        let forward = ForwardRequest {
+            source: route.source.0,
+            destination,
+            max_connections_per_destination: plan.max_connections_per_destination,
+            session: format!("{}-{}", self.settings.node_id, request.peer),
+            account: request.who.account.clone(),
+        };
+        fleet
+            .open(&route.egress_location, &forward)
+            .await
+            .map_err(|e| fleet_error(&e))
+    }
+}
+
+/// Writes the PROXY protocol v2 header naming `dedicated` as the source.
+async fn announce(
+    stream: &mut tokio::net::TcpStream,
+    dedicated: std::net::Ipv4Addr,
+    destination: SocketAddr,
+) -> Result<(), OpenError> {
+    let port = stream.local_addr().map(|a| a.port()).unwrap_or(0);
+    let source = SocketAddr::new(IpAddr::V4(dedicated), port);
+    let header = egress_net::proxy_v2::encode(source, destination).map_err(|e| OpenError {
+        failure: OpenFailure::Internal,
+        close_reason: "proxy_protocol_error",
+        message: e.to_string(),
+    })?;
+    stream
+        .write_all(header.as_bytes())
+        .await
+        .map_err(|e| OpenError {
+            failure: OpenFailure::Unreachable,
+            close_reason: "upstream_write_error",
+            message: format!("cannot send the PROXY header to {destination}: {e}"),
+        })
+}
+
+fn fleet_error(e: &FleetError) -> OpenError {
+    let failure = match e {
+        FleetError::Timeout { .. } => OpenFailure::Timeout,
+        FleetError::Refused { status: 403, .. } => OpenFailure::NotAllowed,
+        FleetError::Refused { close_reason, .. }
+            if *close_reason == "egress_port_allocation_error" =>
+        {
+            OpenFailure::PortsExhausted
+        }
+        FleetError::Refused { close_reason, .. } if *close_reason == "upstream_refused" => {
+            OpenFailure::Refused
+        }
+        FleetError::Internal { .. } => OpenFailure::Internal,
+        _ => OpenFailure::Unreachable,
+    };
+    OpenError {
+        failure,
+        close_reason: e.close_reason(),
+        message: e.to_string(),
     }
 }
 

@@ -1,0 +1,213 @@
+//! The connection towards a destination: a socket this node dialled, or a stream through a node
+//! of another location that dialled it (inter-node forwarding).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::relay::{close_reason, relay, Activity, RelayOutcome};
+
+/// Read size of a forwarded stream's relay: large, as forwarded tunnels tend to carry bulk.
+const STREAM_CHUNK: usize = 256 * 1024;
+
+/// Any byte stream a relay can drive.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> ByteStream for T {}
+
+/// The connection towards a destination.
+pub enum Upstream {
+    /// Dialled by this node from a local source address.
+    Local(TcpStream),
+    /// Carried by a node of another location, which dialled the destination.
+    Forwarded {
+        /// The stream through the other node.
+        stream: Box<dyn ByteStream>,
+        /// The source address and port that node dialled from, as it reported them.
+        egress: Option<SocketAddr>,
+    },
+}
+
+impl Upstream {
+    /// The source address and port the destination sees.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Upstream::Local(s) => s.local_addr().ok(),
+            Upstream::Forwarded { egress, .. } => *egress,
+        }
+    }
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::Local(s) => f.debug_tuple("Local").field(s).finish(),
+            Upstream::Forwarded { egress, .. } => {
+                f.debug_struct("Forwarded").field("egress", egress).finish()
+            }
+        }
+    }
+}
+
+impl AsyncRead for Upstream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Upstream::Local(s) => Pin::new(s).poll_read(cx, buf),
+            Upstream::Forwarded { stream: s, .. } => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Upstream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Upstream::Local(s) => Pin::new(s).poll_write(cx, buf),
+            Upstream::Forwarded { stream: s, .. } => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Upstream::Local(s) => Pin::new(s).poll_flush(cx),
+            Upstream::Forwarded { stream: s, .. } => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Upstream::Local(s) => Pin::new(s).poll_shutdown(cx),
+            Upstream::Forwarded { stream: s, .. } => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Relays a client and its upstream until both directions close, an error, or `idle` passes
+/// with no byte either way. Local upstreams take the zero-copy path of [`relay`].
+pub async fn relay_upstream(
+    client: &mut TcpStream,
+    upstream: &mut Upstream,
+    idle: Duration,
+) -> RelayOutcome {
+    match upstream {
+        Upstream::Local(stream) => relay(client, stream, idle).await,
+        Upstream::Forwarded { stream, .. } => relay_streams(client, stream, idle).await,
+    }
+}
+
+/// Relays any two byte streams, counting bytes; `a` → `b` is "up".
+pub async fn relay_streams<A, B>(a: &mut A, b: &mut B, idle: Duration) -> RelayOutcome
+where
+    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
+    let activity = Activity::new();
+    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (mut a_read, mut a_write) = tokio::io::split(a);
+    let (mut b_read, mut b_write) = tokio::io::split(b);
+    let both = async {
+        let (x, y) = tokio::join!(
+            copy_counting(&mut a_read, &mut b_write, &up, &activity),
+            copy_counting(&mut b_read, &mut a_write, &down, &activity)
+        );
+        x.and(y)
+    };
+    let close_reason = tokio::select! {
+        result = both => close_reason(result),
+        () = activity.quiet_for(idle) => "idle_timeout",
+    };
+    RelayOutcome {
+        bytes_up: up.load(Ordering::Relaxed),
+        bytes_down: down.load(Ordering::Relaxed),
+        close_reason,
+    }
+}
+
+/// Copies until the reader closes, then shuts the writer's direction down.
+async fn copy_counting<R, W>(
+    from: &mut R,
+    to: &mut W,
+    bytes: &AtomicU64,
+    activity: &Activity,
+) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        if buf.capacity() == 0 {
+            buf.reserve_exact(STREAM_CHUNK);
+        }
+        buf.clear();
+        let n = from.read_buf(&mut buf).await?;
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return Ok(());
+        }
+        to.write_all(&buf[..n]).await?;
+        to.flush().await?;
+        bytes.fetch_add(n as u64, Ordering::Relaxed);
+        activity.touch();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn streams_relay_both_ways_and_count_bytes() {
+        let (mut client, mut client_side) = tokio::io::duplex(4096);
+        let (mut upstream_side, mut origin) = tokio::io::duplex(4096);
+        let relay = tokio::spawn(async move {
+            relay_streams(
+                &mut client_side,
+                &mut upstream_side,
+                Duration::from_secs(10),
+            )
+            .await
+        });
+        client.write_all(b"ping").await.expect("write");
+        client.shutdown().await.expect("shutdown");
+        let mut got = Vec::new();
+        origin.read_to_end(&mut got).await.expect("read");
+        assert_eq!(got, b"ping");
+        let body = vec![7u8; 1 << 20];
+        origin.write_all(&body).await.expect("write body");
+        origin.shutdown().await.expect("shutdown origin");
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.expect("read body");
+        assert_eq!(received.len(), body.len());
+        let outcome = relay.await.expect("relay");
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (4, 1 << 20));
+        assert_eq!(outcome.close_reason, "closed");
+    }
+
+    #[tokio::test]
+    async fn a_quiet_stream_is_closed_with_idle_timeout() {
+        let (_client, mut client_side) = tokio::io::duplex(64);
+        let (mut upstream_side, _origin) = tokio::io::duplex(64);
+        let outcome = relay_streams(
+            &mut client_side,
+            &mut upstream_side,
+            Duration::from_millis(100),
+        )
+        .await;
+        assert_eq!(outcome.close_reason, "idle_timeout");
+    }
+}
