@@ -68,6 +68,26 @@ pub enum HarnessError {
     #[error("asking whoami: {source}")]
     Whoami { source: io::Error },
 
+    /// Fetching bytes from a bulk origin failed.
+    #[error("fetching from a bulk origin: {source}")]
+    Bulk { source: io::Error },
+
+    /// A topology method was given a gateway role the topology does not have.
+    #[error("no gateway {role:?} in this topology")]
+    UnknownGateway { role: String },
+
+    /// A backbone operation on a gateway that has no backbone link (single-gateway topology).
+    #[error("gateway {gateway:?} has no backbone link: only topologies of two or more gateways have a backbone")]
+    NoBackbone { gateway: String },
+
+    /// An interface's byte counters could not be read.
+    #[error("byte counters of {dev} in namespace {namespace}: {reason}")]
+    LinkCounters {
+        namespace: String,
+        dev: String,
+        reason: String,
+    },
+
     /// An origin answered something that is not an IP address.
     #[error("whoami answer {answer:?} is not an IP address")]
     BadWhoamiAnswer { answer: String },

@@ -47,6 +47,17 @@
 //! assert_eq!(ask_whoami(&mut stream).expect("answer").to_string(), "203.0.113.10");
 //! ```
 //!
+//! # The backbone
+//!
+//! With two or more gateways, [`Lab::topology`] also builds a `backbone` router namespace with
+//! one link per gateway, apart from the internet uplinks: gateway `n` is `10.201.n.1/24` on it
+//! ([`Gateway::backbone_v4`]), the router `10.201.n.2`, and each gateway routes `10.201.0.0/16`
+//! there. [`Gateway::uplink_bytes`] and [`Gateway::backbone_bytes`] read each link's byte
+//! counters, so a test can tell which one carried a transfer (a [`BulkOrigin`] sends a known
+//! volume); [`Topology::partition`] silently drops backbone traffic between two gateways until
+//! [`Topology::heal`]. A [`ProxyV2Origin`] plays an on-net destination that trusts a PROXY v2
+//! header.
+//!
 //! # Names and cleanup
 //!
 //! Namespaces are named `egh<pid>-<serial>-<role>`. Veth ends are
@@ -54,17 +65,26 @@
 //! in the host's namespace. A run killed before its labs dropped leaves namespaces whose pid is
 //! dead; [`Lab::sweep_stale`] deletes those, and every [`Lab::new`] calls it.
 
+mod acceptor;
+mod backbone;
+mod bulk_origin;
 mod error;
 mod lab;
+mod link_bytes;
 mod naming;
 mod netns;
 mod origin;
 mod process;
+mod proxy_origin;
 mod topology;
 
+pub use backbone::BackboneLink;
+pub use bulk_origin::{fetch_bulk, BulkOrigin};
 pub use error::HarnessError;
 pub use lab::{Lab, Veth};
+pub use link_bytes::LinkBytes;
 pub use naming::NAME_FAMILY;
 pub use netns::Netns;
 pub use origin::{ask_whoami, Origin};
+pub use proxy_origin::{ProxyV2Origin, ProxyV2Seen};
 pub use topology::{Gateway, Topology, TopologySpec, ORIGIN_V4, ORIGIN_V6};

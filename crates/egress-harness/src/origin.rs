@@ -2,14 +2,10 @@
 //! so a test observes the source address a destination really sees.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use socket2::Socket;
-
+use crate::acceptor::Acceptor;
 use crate::{HarnessError, Netns};
 
 /// How long the origin waits for a request before answering in plain text anyway.
@@ -27,102 +23,35 @@ const MAX_REQUEST_HEAD: usize = 8192;
 /// origin stops it.
 #[derive(Debug)]
 pub struct Origin {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<SocketAddr>>>,
-    stopping: Arc<AtomicBool>,
-    /// A second handle on the listening socket, to wake the accept loop on drop.
-    waker: Socket,
-    acceptor: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl Origin {
     /// Starts an origin on `addr` inside `ns` (port 0 picks a free port; see [`Origin::addr`]).
     pub fn start(ns: &Netns, addr: SocketAddr) -> Result<Origin, HarnessError> {
-        let listener = ns.listen_tcp(addr)?;
-        let io_error = |action: &str, source| HarnessError::Io {
-            namespace: ns.name().to_owned(),
-            action: format!("{action} for origin on {addr}"),
-            source,
-        };
-        let addr = listener
-            .local_addr()
-            .map_err(|source| io_error("reading the bound address", source))?;
-        let waker = Socket::from(
-            listener
-                .try_clone()
-                .map_err(|source| io_error("cloning the listener", source))?,
-        );
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let acceptor = std::thread::Builder::new()
-            .name(format!("origin-{addr}"))
-            .spawn({
-                let seen = Arc::clone(&seen);
-                let stopping = Arc::clone(&stopping);
-                move || accept_loop(&listener, &seen, &stopping)
-            })
-            .map_err(|source| io_error("starting the accept thread", source))?;
-        Ok(Origin {
-            addr,
-            seen,
-            stopping,
-            waker,
-            acceptor: Some(acceptor),
-        })
+        let acceptor = Acceptor::start(ns, addr, "origin", |stream, peer: SocketAddr| {
+            let _ = answer(stream, &[], peer.ip());
+        })?;
+        Ok(Origin { acceptor })
     }
 
     /// The address the origin listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.acceptor.addr()
     }
 
     /// The peers accepted so far, in order (IPv4-mapped IPv6 peers shown as IPv4).
     pub fn seen(&self) -> Vec<SocketAddr> {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.acceptor.seen()
     }
 }
 
-impl Drop for Origin {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // shutdown() on a listening socket makes a blocked accept() return on Linux.
-        let _ = self.waker.shutdown(Shutdown::Both);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, seen: &Mutex<Vec<SocketAddr>>, stopping: &AtomicBool) {
-    loop {
-        let accepted = listener.accept();
-        if stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        // Errors here are per connection (the peer reset before accept); keep serving.
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
-        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        seen.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(peer);
-        // One thread per connection, so a slow client does not hold up the others.
-        let _ = std::thread::Builder::new()
-            .name(format!("origin-conn-{peer}"))
-            .spawn(move || {
-                let _ = answer(stream, peer.ip());
-            });
-    }
-}
-
-fn answer(mut stream: TcpStream, peer: IpAddr) -> io::Result<()> {
+/// Answers one whoami request with `ip`; `already_read` is what the caller read off the
+/// stream before the request (after a PROXY header, say) and counts as its start.
+pub(crate) fn answer(mut stream: TcpStream, already_read: &[u8], ip: IpAddr) -> io::Result<()> {
     stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    let body = format!("{peer}\n");
-    if read_request(&mut stream)? == Dialect::Http {
+    let body = format!("{ip}\n");
+    if read_request(&mut already_read.chain(&mut stream))? == Dialect::Http {
         write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\

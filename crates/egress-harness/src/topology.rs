@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::backbone::{BackboneLink, BACKBONE_ROLE};
 use crate::{HarnessError, Lab, Netns};
 
 /// An origin address on the internet namespace's `lo`, reachable from every gateway.
@@ -60,6 +61,14 @@ pub struct Gateway {
     pub uplink_v4: Ipv4Addr,
     /// The gateway's IPv6 address on its uplink.
     pub uplink_v6: Ipv6Addr,
+    /// The uplink's interface inside the gateway (`to-internet`): see [`Gateway::uplink_bytes`].
+    pub uplink_dev: String,
+    /// The gateway's address on the private backbone, `10.201.<n>.1`, which every other
+    /// gateway reaches without crossing the internet. `None` in a single-gateway topology.
+    pub backbone_v4: Option<Ipv4Addr>,
+    /// The gateway's backbone link (interfaces, addresses); `None` in a single-gateway
+    /// topology. See [`Gateway::backbone_bytes`] and [`Topology::partition`].
+    pub backbone: Option<BackboneLink>,
     /// The egress prefixes routed to this gateway and local (AnyIP) inside it.
     pub egress: Vec<String>,
 }
@@ -73,6 +82,9 @@ pub struct Topology {
     pub internet: Netns,
     /// The gateways in the order of the spec.
     pub gateways: Vec<Gateway>,
+    /// The router of the private backbone between gateways (role `backbone`, forwarding on),
+    /// built when the spec has two or more gateways.
+    pub backbone: Option<Netns>,
 }
 
 impl Topology {
@@ -107,7 +119,7 @@ impl Lab {
             let n = u8::try_from(index + 1).expect("check_spec bounds the gateway count");
             let n6 = u16::from(n);
             let ns = self.namespace(role)?;
-            let gateway = Gateway {
+            let mut gateway = Gateway {
                 ns,
                 listen_v4: Ipv4Addr::new(10, n, 0, 1),
                 listen_v6: Ipv6Addr::new(0xfd00, 0xc, n6, 0, 0, 0, 0, 1),
@@ -115,6 +127,9 @@ impl Lab {
                 client_v6: Ipv6Addr::new(0xfd00, 0xc, n6, 0, 0, 0, 0, 2),
                 uplink_v4: Ipv4Addr::new(10, 200, n, 1),
                 uplink_v6: Ipv6Addr::new(0xfd00, 0xe, n6, 0, 0, 0, 0, 1),
+                uplink_dev: String::new(),
+                backbone_v4: None,
+                backbone: None,
                 egress: egress.clone(),
             };
             let internet_v4 = Ipv4Addr::new(10, 200, n, 2);
@@ -132,7 +147,7 @@ impl Lab {
                     &format!("{}/64", gateway.listen_v6),
                 ],
             )?;
-            self.link(
+            let uplink = self.link(
                 &gateway.ns,
                 &[
                     &format!("{}/24", gateway.uplink_v4),
@@ -141,6 +156,7 @@ impl Lab {
                 &internet,
                 &[&format!("{internet_v4}/24"), &format!("{internet_v6}/64")],
             )?;
+            gateway.uplink_dev = uplink.a_dev;
             gateway.ns.add_default_route(&internet_v4.to_string())?;
             gateway.ns.add_default_route(&internet_v6.to_string())?;
             for prefix in egress {
@@ -154,10 +170,16 @@ impl Lab {
             }
             gateways.push(gateway);
         }
+        let backbone = if gateways.len() >= 2 {
+            Some(self.backbone(&mut gateways)?)
+        } else {
+            None
+        };
         Ok(Topology {
             client,
             internet,
             gateways,
+            backbone,
         })
     }
 }
@@ -175,7 +197,8 @@ fn check_spec(spec: &TopologySpec) -> Result<(), HarnessError> {
         });
     }
     for (role, egress) in &spec.gateways {
-        if role == "client" || role == "internet" {
+        let backbone = spec.gateways.len() >= 2 && role == BACKBONE_ROLE;
+        if role == "client" || role == "internet" || backbone {
             return Err(HarnessError::BadTopology {
                 reason: format!("gateway role {role:?} is taken by the topology itself"),
             });
@@ -225,6 +248,10 @@ mod tests {
     fn specs_the_builder_cannot_lay_out_are_refused() {
         assert!(check_spec(&TopologySpec::new()).is_err());
         assert!(check_spec(&TopologySpec::new().gateway("client", &[])).is_err());
+        let two = TopologySpec::new()
+            .gateway("lax", &[])
+            .gateway("backbone", &[]);
+        assert!(check_spec(&two).is_err());
         let bad = TopologySpec::new().gateway("lax", &["203.0.113.10"]);
         let err = check_spec(&bad).expect_err("a prefix without length is refused");
         assert!(err.to_string().contains("\"lax\""), "{err}");
