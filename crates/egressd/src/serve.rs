@@ -302,6 +302,13 @@ fn run_fleet(
         loop {
             let view = health.borrow_and_update().clone();
             gateway.set_health(view);
+            let peers = membership.peers();
+            let up = peers.iter().filter(|p| p.up).count();
+            eprintln!(
+                "egressd: fleet health: peers_up={up}/{} locations_down={:?}",
+                peers.len(),
+                gateway.locations_down()
+            );
             if health.changed().await.is_err() {
                 return;
             }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod fleet;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
