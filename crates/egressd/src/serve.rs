@@ -69,10 +69,8 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         log,
         fleet.as_ref().map(|(membership, _)| Arc::clone(membership)),
     ));
-    let fleet_tasks = match fleet {
-        Some((membership, listener)) => Some(run_fleet(membership, listener, &gateway, args)),
-        None => None,
-    };
+    let fleet_tasks =
+        fleet.map(|(membership, listener)| run_fleet(membership, listener, &gateway, args));
     let onramp = Arc::new(OnRampSettings {
         head_timeout: Duration::from_secs(args.head_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
