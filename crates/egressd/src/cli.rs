@@ -54,6 +54,40 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show recent connection log records through the admin API.
     Logs(LogsArgs),
+    /// Print the RFC 8805 geofeed of every egress prefix (what `/geofeed.csv` serves).
+    Geofeed(ConfigArgs),
+    /// Geolocation: check what databases say about the egress addresses.
+    Geo {
+        #[command(subcommand)]
+        command: GeoCommand,
+    },
+}
+
+/// Where a command reads the configuration: a file, else the store's latest revision.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Read the configuration from this file instead of the store.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Store directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeoCommand {
+    /// Look up every egress address in MaxMind-format databases and compare with the
+    /// configuration. Exits 0 when all agree, 3 when a database disagrees, 2 on an error.
+    Check {
+        /// A MaxMind DB file (GeoIP2/GeoLite2 City or Country); repeatable.
+        #[arg(long = "mmdb", required = true, num_args = 1..)]
+        mmdb: Vec<PathBuf>,
+        #[command(flatten)]
+        source: ConfigArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where the admin API is and the token to use.
@@ -276,6 +310,10 @@ pub struct ServeArgs {
     /// Runtime worker threads (default: one per CPU the process may run on).
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// A MaxMind DB file for `GET /v1/geo/check` and the `egressd_geo_mismatches` gauge
+    /// (repeatable).
+    #[arg(long = "geo-mmdb")]
+    pub geo_mmdb: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

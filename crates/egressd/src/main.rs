@@ -5,6 +5,7 @@ mod api_client;
 mod cli;
 mod cmd_api;
 mod cmd_config;
+mod cmd_geo;
 mod cmd_store;
 mod cmd_trace;
 mod gateway;
@@ -44,6 +45,8 @@ fn main() -> ExitCode {
             cmd_api::explain(body, &args.api, args.json)
         }
         cli::Command::Logs(args) => cmd_api::logs(&args),
+        cli::Command::Geofeed(args) => cmd_geo::geofeed(&args),
+        cli::Command::Geo { command } => cmd_geo::run(command),
     };
     match result {
         Ok(code) => code,
