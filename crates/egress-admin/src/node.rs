@@ -22,6 +22,14 @@ pub trait Node: Send + Sync + 'static {
     fn metrics_text(&self) -> String;
     /// Whether the node serves traffic (listeners up, a revision applied).
     fn ready(&self) -> bool;
+    /// The geolocation databases the node was started with (`--geo-mmdb`); none by default.
+    fn geo_databases(&self) -> &[egress_geo::GeoDatabase] {
+        &[]
+    }
+    /// Told the result of each geolocation check, for its metrics; ignored by default.
+    fn record_geo_check(&self, report: &egress_geo::GeoCheckReport) {
+        let _ = report;
+    }
 }
 
 /// Who the node is and what it runs.

@@ -15,12 +15,13 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
 use crate::resources::{
-    accounts, address_space, config, dedicated_ips, endpoints, explain, locations, networks,
+    accounts, address_space, config, dedicated_ips, endpoints, explain, geo, locations, networks,
     observe, policies, users,
 };
 
 /// Routes anyone may call; every other needs a bearer token.
-pub(crate) const PUBLIC_PATHS: [&str; 3] = ["/healthz", "/readyz", "/v1/openapi.json"];
+pub(crate) const PUBLIC_PATHS: [&str; 4] =
+    ["/healthz", "/readyz", "/v1/openapi.json", "/geofeed.csv"];
 
 /// Routes whose responses carry no `ETag` (they do not read one configuration revision).
 const UNTAGGED_PATHS: [&str; 10] = [
@@ -74,6 +75,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
         networks::get_private_network, networks::update_private_network,
         networks::delete_private_network,
         explain::explain_intent,
+        geo::geofeed_csv, geo::egress_manifest, geo::geo_check,
         observe::healthz, observe::readyz, observe::status, observe::connections,
         observe::port_usage, observe::logs, observe::metrics,
         openapi_json,

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::node::Node;
 use crate::openapi::openapi_json;
 use crate::resources::{
-    accounts, address_space, config, dedicated_ips, endpoints, explain, locations, networks,
+    accounts, address_space, config, dedicated_ips, endpoints, explain, geo, locations, networks,
     observe, policies, users,
 };
 use crate::state::AppState;
@@ -24,7 +24,8 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The admin API: the routes of [`served_routes`] over `store` and `node`.
 ///
-/// Every route needs a bearer token except `/healthz`, `/readyz` and `/v1/openapi.json`.
+/// Every route needs a bearer token except `/healthz`, `/readyz`, `/v1/openapi.json` and
+/// `/geofeed.csv`.
 pub fn router(store: Arc<dyn ConfigStore>, node: Arc<dyn Node>) -> Router {
     let state = AppState::new(store, node);
     let table = table();
@@ -112,13 +113,16 @@ fn table() -> Table {
     let public = Routes::new()
         .get("/healthz", observe::healthz)
         .get("/readyz", observe::readyz)
-        .get("/v1/openapi.json", openapi_json);
+        .get("/v1/openapi.json", openapi_json)
+        // Public data: the RFC 8805 geofeed is meant to be fetched by geolocation providers.
+        .get("/geofeed.csv", geo::geofeed_csv);
     let protected = Routes::new()
         .get("/metrics", observe::metrics)
         .get("/v1/status", observe::status)
         .get("/v1/connections", observe::connections)
         .get("/v1/port-usage", observe::port_usage)
         .get("/v1/logs", observe::logs)
+        .get("/v1/geo/check", geo::geo_check)
         .post("/v1/explain", explain::explain_intent)
         // The whole document and its history.
         .get("/v1/config", config::get_config)
@@ -232,6 +236,7 @@ fn table() -> Table {
             "/v1/accounts/{id}/dedicated-ips/{ipv4}",
             dedicated_ips::delete_dedicated_ip,
         )
+        .get("/v1/accounts/{id}/egress-manifest", geo::egress_manifest)
         .get("/v1/accounts/{id}/policies", policies::list_policies)
         .post("/v1/accounts/{id}/policies", policies::create_policy)
         .get(

@@ -107,3 +107,17 @@ async fn refusals_and_bad_intents() {
         assert_eq!(reply.json["error"], "bad_request");
     }
 }
+
+#[tokio::test]
+async fn explain_shows_the_physical_exit_beside_where_the_ip_geolocates() {
+    let api = Api::start("explain-geolocation");
+    let mut intent = bank_intent();
+    intent["to"] = json!("[2001:db8:ba::1]:443");
+    let reply = api.op(Method::POST, "/v1/explain", Some(intent)).await;
+    reply.expect(StatusCode::OK);
+    // DESIGN rule 5 and 6: IPv6 leaves where the user connected (fra) from the policy's /64,
+    // which geolocates where the dedicated IP lives (lax).
+    let v6 = &reply.json["plan"]["Ok"]["ipv6"];
+    assert_eq!(v6["egress_location"], "fra", "{}", reply.text);
+    assert_eq!(v6["egress_ip_location"], "lax", "{}", reply.text);
+}

@@ -59,6 +59,14 @@ pub struct Deployment {
     /// Concurrent sessions one account may hold on a node.
     #[serde(default = "default_max_sessions_per_account")]
     pub max_sessions_per_account: u32,
+    /// Publish BYOIP dedicated IPs in the geofeed too. Off by default: an account's own prefix
+    /// is usually described by the account's own geofeed, and two feeds must not disagree.
+    #[serde(default = "default_geofeed_include_byoip")]
+    pub geofeed_include_byoip: bool,
+}
+
+fn default_geofeed_include_byoip() -> bool {
+    false
 }
 
 fn default_max_sessions_per_user() -> u32 {
@@ -81,6 +89,7 @@ impl Default for Deployment {
             allow_destinations: Vec::new(),
             max_sessions_per_user: default_max_sessions_per_user(),
             max_sessions_per_account: default_max_sessions_per_account(),
+            geofeed_include_byoip: default_geofeed_include_byoip(),
         }
     }
 }
@@ -330,10 +339,30 @@ pub struct DedicatedIp {
     /// Leased or BYOIP.
     #[serde(default = "leased")]
     pub source: IpSource,
+    /// Whether it takes new traffic (`active`) or is on its way out (`draining`). Partners read
+    /// it in the egress manifest to keep a draining address on their allowlist a while longer.
+    #[serde(default = "active")]
+    pub status: IpStatus,
 }
 
 fn leased() -> IpSource {
     IpSource::Leased
+}
+
+fn active() -> IpStatus {
+    IpStatus::Active
+}
+
+/// Where a dedicated IP is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum IpStatus {
+    /// In service.
+    #[default]
+    Active,
+    /// Being retired: still owned and still geolocated, about to be released.
+    Draining,
 }
 
 /// An egress policy.

@@ -432,3 +432,54 @@ fn a_source_prefix_endpoint_cannot_share_another_accounts_listener() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn dedicated_ip_status_defaults_to_active_and_refuses_unknown_words() {
+    let config = Config::from_toml(EXAMPLE, "t.toml").expect("valid");
+    let statuses: Vec<_> = config
+        .accounts
+        .iter()
+        .flat_map(|a| &a.dedicated_ips)
+        .map(|ip| ip.status)
+        .collect();
+    assert!(statuses
+        .iter()
+        .all(|s| *s == egress_model::IpStatus::Active));
+
+    let marked = |status: &str| {
+        edit(
+            "ipv4 = \"203.0.113.30\"\n",
+            &format!("ipv4 = \"203.0.113.30\"\nstatus = \"{status}\"\n"),
+        )
+    };
+    let draining = Config::from_toml(&marked("draining"), "t.toml").expect("valid");
+    let ip = draining.accounts[0]
+        .dedicated_ips
+        .iter()
+        .find(|ip| ip.ipv4.to_string() == "203.0.113.30")
+        .expect("declared");
+    assert_eq!(ip.status, egress_model::IpStatus::Draining);
+
+    match Config::from_toml(&marked("retired"), "t.toml") {
+        Err(ConfigError::Parse(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("retired") && text.contains("draining"),
+                "{text}"
+            );
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn geofeed_leaves_out_byoip_unless_asked() {
+    let config = Config::from_toml(EXAMPLE, "t.toml").expect("valid");
+    assert!(!config.deployment.geofeed_include_byoip);
+    let text = edit(
+        "[deployment]\n",
+        "[deployment]\ngeofeed_include_byoip = true\n",
+    );
+    let config = Config::from_toml(&text, "t.toml").expect("valid");
+    assert!(config.deployment.geofeed_include_byoip);
+}

@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use egress_expr::{Matcher, Subject};
 use egress_model::{
     Account, AccountId, AddressPool, Config, DedicatedIp, DefaultEgress, Deployment, EgressMethod,
-    IpSource, Location, LocationCode, Node, OnNetDestination, Policy, PrivateNetwork, TargetAddr,
-    TargetHost, TrafficSettings, User,
+    IpSource, IpStatus, Location, LocationCode, Node, OnNetDestination, Policy, PrivateNetwork,
+    TargetAddr, TargetHost, TrafficSettings, User,
 };
 use egress_policy::{
     decide, explain, EgressKind, FallbackUsed, LocationHealth, Plan, PolicyOutcome, Reason,
@@ -445,6 +445,7 @@ fn build_world(
                         .expect("a /64"),
                         location: locations[l].code.clone(),
                         source: IpSource::Leased,
+                        status: IpStatus::Active,
                     }
                 })
                 .collect();

@@ -21,6 +21,8 @@ pub struct NodeHandle {
     pub started_at: String,
     pub listeners: Vec<String>,
     pub ready: AtomicBool,
+    /// Geolocation databases given with `--geo-mmdb`.
+    pub geo: Vec<egress_geo::GeoDatabase>,
 }
 
 impl Node for NodeHandle {
@@ -120,11 +122,28 @@ impl Node for NodeHandle {
                 .get_or_create(&labels)
                 .set(f64::from(count) / limit);
         }
+        if !self.geo.is_empty() {
+            let report = egress_geo::check(&self.source.current_config(), &self.geo);
+            self.record_geo_check(&report);
+        }
         recorder.metrics.encode()
     }
 
     fn ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+
+    fn geo_databases(&self) -> &[egress_geo::GeoDatabase] {
+        &self.geo
+    }
+
+    fn record_geo_check(&self, report: &egress_geo::GeoCheckReport) {
+        let mismatches = i64::try_from(report.mismatches).unwrap_or(i64::MAX);
+        self.gateway
+            .recorder()
+            .metrics
+            .geo_mismatches
+            .set(mismatches);
     }
 }
 

@@ -59,6 +59,13 @@ pub enum Command {
         #[command(subcommand)]
         command: FleetCommand,
     },
+    /// Print the RFC 8805 geofeed of every egress prefix (what `/geofeed.csv` serves).
+    Geofeed(ConfigArgs),
+    /// Geolocation: check what databases say about the egress addresses.
+    Geo {
+        #[command(subcommand)]
+        command: GeoCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +106,33 @@ pub enum FleetCertCommand {
         /// Output directory for the node.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+/// Where a command reads the configuration: a file, else the store's latest revision.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Read the configuration from this file instead of the store.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Store directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeoCommand {
+    /// Look up every egress address in MaxMind-format databases and compare with the
+    /// configuration. Exits 0 when all agree, 3 when a database disagrees, 2 on an error.
+    Check {
+        /// A MaxMind DB file (GeoIP2/GeoLite2 City or Country); repeatable.
+        #[arg(long = "mmdb", required = true, num_args = 1..)]
+        mmdb: Vec<PathBuf>,
+        #[command(flatten)]
+        source: ConfigArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -332,6 +366,10 @@ pub struct ServeArgs {
     /// Milliseconds between health probes of each peer; a peer is down after two failures.
     #[arg(long, default_value_t = 500)]
     pub fleet_probe_interval_ms: u64,
+    /// A MaxMind DB file for `GET /v1/geo/check` and the `egressd_geo_mismatches` gauge
+    /// (repeatable).
+    #[arg(long = "geo-mmdb")]
+    pub geo_mmdb: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

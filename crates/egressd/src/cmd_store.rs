@@ -122,18 +122,24 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `egressd pac ENDPOINT`: the PAC file of a proxy endpoint.
-pub fn pac(args: &PacArgs) -> Result<ExitCode, String> {
-    let config = match &args.config {
-        Some(file) => Config::load(file).map_err(|e| e.to_string())?,
+/// The configuration in `file`, else the store's latest revision, with its revision number
+/// (0 for a file).
+pub fn config_from(file: Option<&Path>, data_dir: Option<&Path>) -> Result<(Config, u64), String> {
+    match file {
+        Some(file) => Ok((Config::load(file).map_err(|e| e.to_string())?, 0)),
         None => {
-            open_store(args.data_dir.as_deref())?
+            let revision = open_store(data_dir)?
                 .latest()
                 .map_err(|e| e.to_string())?
-                .ok_or("the store holds no revision yet; give --config FILE")?
-                .config
+                .ok_or("the store holds no revision yet; give --config FILE")?;
+            Ok((revision.config, revision.number))
         }
-    };
+    }
+}
+
+/// `egressd pac ENDPOINT`: the PAC file of a proxy endpoint.
+pub fn pac(args: &PacArgs) -> Result<ExitCode, String> {
+    let (config, _) = config_from(args.config.as_deref(), args.data_dir.as_deref())?;
     let text =
         egress_onramp::pac::pac_file(&config, args.account.as_deref(), &args.endpoint, &args.host)
             .map_err(|e| e.to_string())?;

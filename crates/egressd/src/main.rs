@@ -6,6 +6,7 @@ mod cli;
 mod cmd_api;
 mod cmd_config;
 mod cmd_fleet;
+mod cmd_geo;
 mod cmd_store;
 mod cmd_trace;
 mod gateway;
@@ -46,6 +47,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Logs(args) => cmd_api::logs(&args),
         cli::Command::Fleet { command } => cmd_fleet::run(command),
+        cli::Command::Geofeed(args) => cmd_geo::geofeed(&args),
+        cli::Command::Geo { command } => cmd_geo::run(command),
     };
     match result {
         Ok(code) => code,

@@ -47,6 +47,9 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     let origin = source.describe();
     let snapshot = Snapshot::compile(&config, &origin, revision).map_err(|e| e.to_string())?;
     let (node_id, location) = node_identity(&config, args)?;
+    // A database named on the command line that does not open is a startup error, not a
+    // check that silently has nothing to compare.
+    let geo = crate::cmd_geo::open_databases(&args.geo_mmdb)?;
 
     system::raise_open_file_limit();
     system::warn_on_small_port_range(config.deployment.max_connections_per_destination);
@@ -130,6 +133,7 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
             started_at: crate::gateway::timestamp(std::time::SystemTime::now()),
             listeners: listening,
             ready: std::sync::atomic::AtomicBool::new(true),
+            geo,
         });
         Some(serve_admin(args.admin_listen, node).await?)
     };

@@ -11,6 +11,7 @@ pub(crate) mod dedicated_ips;
 pub(crate) mod endpoints;
 pub(crate) mod explain;
 pub(crate) mod explain_view;
+pub(crate) mod geo;
 pub(crate) mod locations;
 pub(crate) mod networks;
 pub(crate) mod observe;

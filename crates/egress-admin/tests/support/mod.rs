@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use egress_admin::{LogFilter, Mode, Node, NodeStatus, PortUsageView};
+use egress_geo::{GeoCheckReport, GeoDatabase};
 use egress_model::{AccountId, Config};
 use egress_policy::Snapshot;
 use egress_store::{ConfigStore, SqliteStore, TokenScope};
@@ -63,6 +64,10 @@ pub struct FakeNode {
     pub fail_apply: AtomicBool,
     /// The filter of the last `recent_logs` call.
     pub last_log_filter: Mutex<Option<LogFilter>>,
+    /// Geolocation databases (`--geo-mmdb`).
+    pub geo: Vec<GeoDatabase>,
+    /// Mismatches of the last geolocation check.
+    pub last_geo_mismatches: Mutex<Option<usize>>,
 }
 
 impl FakeNode {
@@ -77,6 +82,8 @@ impl FakeNode {
             ready: AtomicBool::new(true),
             fail_apply: AtomicBool::new(false),
             last_log_filter: Mutex::new(None),
+            geo: Vec::new(),
+            last_geo_mismatches: Mutex::new(None),
         }
     }
 
@@ -175,6 +182,14 @@ impl Node for FakeNode {
     fn ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
+
+    fn geo_databases(&self) -> &[GeoDatabase] {
+        &self.geo
+    }
+
+    fn record_geo_check(&self, report: &GeoCheckReport) {
+        *self.last_geo_mismatches.lock().expect("lock") = Some(report.mismatches);
+    }
 }
 
 /// Token secrets of every scope.
@@ -203,13 +218,20 @@ pub struct Api {
 
 impl Api {
     pub fn start(label: &str) -> Api {
+        Api::start_with_geo(label, Vec::new())
+    }
+
+    /// Like [`Api::start`], with a node that has these geolocation databases.
+    pub fn start_with_geo(label: &str, geo: Vec<GeoDatabase>) -> Api {
         let dir = TempDir::new(label);
         let store = Arc::new(SqliteStore::open(dir.path()).expect("store opens"));
         let config = example();
         let revision = store
             .import(&config, "test", "examples/egressd.toml")
             .expect("imports");
-        let node = Arc::new(FakeNode::new(&config, revision.number));
+        let mut node = FakeNode::new(&config, revision.number);
+        node.geo = geo;
+        let node = Arc::new(node);
         let token = |name: &str, account: Option<&str>, write: bool| {
             let scope = TokenScope {
                 account: account.map(|a| AccountId(a.into())),

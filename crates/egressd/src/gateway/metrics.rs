@@ -54,6 +54,7 @@ pub struct Metrics {
     pub decision_seconds: Histogram,
     pub revision: Gauge,
     pub reload_failures: Counter,
+    pub geo_mismatches: Gauge,
 }
 
 impl Default for Metrics {
@@ -68,6 +69,7 @@ impl Default for Metrics {
             decision_seconds: Histogram::new(exponential_buckets(1e-7, 4.0, 10)),
             revision: Gauge::default(),
             reload_failures: Counter::default(),
+            geo_mismatches: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -105,6 +107,11 @@ impl Default for Metrics {
             "config_reload_failures",
             "Configurations refused at reload",
             m.reload_failures.clone(),
+        );
+        registry.register(
+            "geo_mismatches",
+            "Egress addresses x geolocation databases (--geo-mmdb) that place the address elsewhere than its location",
+            m.geo_mismatches.clone(),
         );
         Metrics { registry, ..m }
     }
