@@ -19,6 +19,9 @@ mod state;
 mod write;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, Problem};
-pub use node::{LogFilter, Mode, Node, NodeStatus, PortUsageView};
+pub use node::{
+    EgressSeries, LogFilter, Mode, Node, NodeStatus, PortUsageView, TrafficHistoryView,
+    TrafficSample,
+};
 pub use openapi::document as openapi_document;
 pub use router::{router, served_routes};

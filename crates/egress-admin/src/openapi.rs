@@ -23,7 +23,7 @@ use crate::resources::{
 pub(crate) const PUBLIC_PATHS: [&str; 3] = ["/healthz", "/readyz", "/v1/openapi.json"];
 
 /// Routes whose responses carry no `ETag` (they do not read one configuration revision).
-const UNTAGGED_PATHS: [&str; 10] = [
+const UNTAGGED_PATHS: [&str; 11] = [
     "/healthz",
     "/readyz",
     "/metrics",
@@ -34,6 +34,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
     "/v1/connections",
     "/v1/port-usage",
     "/v1/logs",
+    "/v1/traffic-history",
 ];
 
 #[derive(OpenApi)]
@@ -67,7 +68,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
         dedicated_ips::update_dedicated_ip, dedicated_ips::delete_dedicated_ip,
         policies::list_policies, policies::create_policy, policies::get_policy,
         policies::update_policy, policies::delete_policy, policies::enable_policy,
-        policies::disable_policy, policies::move_policy,
+        policies::disable_policy, policies::move_policy, policies::validate_policy,
         networks::list_on_net, networks::create_on_net, networks::get_on_net,
         networks::update_on_net, networks::delete_on_net,
         networks::list_private_networks, networks::create_private_network,
@@ -75,7 +76,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
         networks::delete_private_network,
         explain::explain_intent,
         observe::healthz, observe::readyz, observe::status, observe::connections,
-        observe::port_usage, observe::logs, observe::metrics,
+        observe::port_usage, observe::logs, observe::traffic_history, observe::metrics,
         openapi_json,
     ),
     components(schemas(ErrorBody)),

@@ -119,6 +119,7 @@ fn table() -> Table {
         .get("/v1/connections", observe::connections)
         .get("/v1/port-usage", observe::port_usage)
         .get("/v1/logs", observe::logs)
+        .get("/v1/traffic-history", observe::traffic_history)
         .post("/v1/explain", explain::explain_intent)
         // The whole document and its history.
         .get("/v1/config", config::get_config)
@@ -233,6 +234,10 @@ fn table() -> Table {
             dedicated_ips::delete_dedicated_ip,
         )
         .get("/v1/accounts/{id}/policies", policies::list_policies)
+        .post(
+            "/v1/accounts/{id}/policy-validation",
+            policies::validate_policy,
+        )
         .post("/v1/accounts/{id}/policies", policies::create_policy)
         .get(
             "/v1/accounts/{id}/policies/{policy_id}",
