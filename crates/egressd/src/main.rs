@@ -8,6 +8,7 @@ mod cmd_config;
 mod cmd_store;
 mod cmd_trace;
 mod gateway;
+mod history;
 mod serve;
 mod source;
 mod system;

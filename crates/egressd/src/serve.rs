@@ -117,6 +117,7 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
             started_at: crate::gateway::timestamp(std::time::SystemTime::now()),
             listeners: listening,
             ready: std::sync::atomic::AtomicBool::new(true),
+            history: Default::default(),
         });
         Some(serve_admin(args.admin_listen, node).await?)
     };
