@@ -24,7 +24,8 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The admin API: the routes of [`served_routes`] over `store` and `node`.
 ///
-/// Every route needs a bearer token except `/healthz`, `/readyz` and `/v1/openapi.json`.
+/// Every route needs a bearer token except `/healthz`, `/readyz`, `/v1/openapi.json` and the
+/// dashboard's files under `/dashboard/` (the page asks for a token and sends it to `/v1`).
 pub fn router(store: Arc<dyn ConfigStore>, node: Arc<dyn Node>) -> Router {
     let state = AppState::new(store, node);
     let table = table();
@@ -36,6 +37,7 @@ pub fn router(store: Arc<dyn ConfigStore>, node: Arc<dyn Node>) -> Router {
         .public
         .router
         .merge(protected)
+        .merge(crate::dashboard::routes())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
