@@ -12,7 +12,8 @@ function svg(tag, attrs, ...children) {
 function niceMax(value) {
   if (value <= 0) return 1;
   const power = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 5, 10].find((s) => s * power >= value);
+  // Multiples of 4 (or 1 and 2) keep the four grid steps on round values.
+  const step = [1, 2, 4, 8, 10].find((s) => s * power >= value);
   return step * power;
 }
 
@@ -32,8 +33,10 @@ export function lineChart({ title, series, start, end, format }) {
     'aria-label': `${title}: ${series.length} series over the last hour, peak ${format(max)} on the axis`,
   });
   chart.append(svg('title', {}, title));
-  for (let i = 0; i <= 4; i += 1) {
-    const v = (max / 4) * i;
+  // Small counts get one grid line per unit, so no axis label repeats after rounding.
+  const ticks = max >= 4 ? 4 : max;
+  for (let i = 0; i <= ticks; i += 1) {
+    const v = (max / ticks) * i;
     chart.append(
       svg('line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: 'grid' }),
       svg('text', { x: pad.left - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' }, format(v)));

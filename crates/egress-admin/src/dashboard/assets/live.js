@@ -54,7 +54,7 @@ export async function livePage(body, session) {
       get(`/v1/logs?${query}`).catch((e) => ({ error: e })),
     ]);
     fill(connections, h('h2', { id: 'h-connections' }, `Active connections (${open.body.length})`),
-      table('Active connections', [
+      table('Open connections', [
         ['Age', (r) => ageText(r.age_ms)],
         ['Account', (r) => dash(r.account)],
         ['User', (r) => dash(r.user)],
@@ -68,7 +68,7 @@ export async function livePage(body, session) {
       ], open.body, 'No connection is open on this node.'));
     fill(logs, recent.error
       ? notice(recent.error.message, 'error')
-      : table('Recent connection logs', [
+      : table('Log records', [
         ['Ended', (r) => (r.end || '').replace('T', ' ').replace(/\.\d+Z$/, 'Z')],
         ['Account', (r) => dash(r.account)],
         ['User', (r) => dash(r.user)],
@@ -105,7 +105,7 @@ export async function livePage(body, session) {
     });
     fill(health, h('h2', { id: 'h-health' }, 'Per-location health'),
       h('p', { class: 'help' }, `Seen from node ${node.body.node_id}. Other locations report their health once the fleet is connected.`),
-      table('Per-location health', [
+      table('Locations', [
         ['Location', (r) => `${r.code} (${r.city})`],
         ['Nodes', (r) => r.nodes],
         ['State', (r) => h('span', { class: `state ${r.state === 'up' ? 'up' : 'unknown'}` }, r.state)],
