@@ -79,6 +79,8 @@ pub(crate) async fn create_policy(
     params(("id" = String, Path, description = "Account id")),
     responses(
         (status = 200, description = "The policy breaks no rule", body = ValidationView),
+        (status = 409, description = "A new policy's id is taken", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = crate::error::ErrorBody),
         (status = 422, description = "The problems a save would be refused with; nothing was stored", body = crate::error::ErrorBody)))]
 pub(crate) async fn validate_policy(
     State(state): State<AppState>,
