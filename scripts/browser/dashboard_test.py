@@ -226,6 +226,11 @@ def live_traffic(page, run, label, name, chart):
     try:
         assert seen == run.args.expect_egress, f"the origin saw {seen}, not {run.args.expect_egress}"
         run.check(f"{label}: a connection through the proxy leaves from {seen}")
+        page.goto(f"{run.args.base}/dashboard/#/address-space")
+        leased = page.get_by_role("region", name="Leased IPs", exact=True).locator("tr", has_text=seen)
+        expect(leased).to_contain_text("1 IPv4", timeout=TIMEOUT_MS)
+        expect(leased).to_contain_text("1 / 40000")
+        run.check(f"{label}: leased IPs count the open connection and its port budget")
         if chart:
             # Hold it until the node's history has sampled it (one sample every 10 s).
             deadline = time.time() + 25
