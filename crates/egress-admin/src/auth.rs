@@ -172,9 +172,13 @@ fn bearer_secret(authorization: Option<&HeaderValue>) -> Result<&str, ApiError> 
     Ok(secret)
 }
 
-/// Whether the request changes configuration (`POST /v1/explain` only reads).
+/// `POST` routes that only read: explain, and the dry-run validation of a policy.
+const READING_POSTS: [&str; 2] = ["/v1/explain", "/v1/accounts/{id}/policy-validation"];
+
+/// Whether the request changes configuration (explain and validation only read).
 pub(crate) fn is_write(method: &Method, route: &str) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && route != "/v1/explain"
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !READING_POSTS.contains(&route)
 }
 
 /// Whether `caller` may use `method` on the route template `route`, whose `{id}` parameter (an

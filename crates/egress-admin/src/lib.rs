@@ -1,5 +1,6 @@
 //! The admin REST API of egressd: configuration resources under `/v1`, explain, live views of
-//! the node, health, metrics and the OpenAPI 3.1 document.
+//! the node, health, metrics, the OpenAPI 3.1 document, and the web dashboard under
+//! `/dashboard/`.
 //!
 //! [`router`] serves it over a [`ConfigStore`](egress_store::ConfigStore) (where revisions live)
 //! and a [`Node`] (the running process: apply, snapshot, live views). Every write goes through
@@ -9,6 +10,7 @@
 //! one account, read or write) decides what they reach.
 
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 mod node;
@@ -19,6 +21,9 @@ mod state;
 mod write;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, Problem};
-pub use node::{FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView};
+pub use node::{
+    EgressSeries, FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView,
+    TrafficHistoryView, TrafficSample,
+};
 pub use openapi::document as openapi_document;
 pub use router::{router, served_routes};

@@ -30,6 +30,40 @@ pub trait Node: Send + Sync + 'static {
     fn record_geo_check(&self, report: &egress_geo::GeoCheckReport) {
         let _ = report;
     }
+    /// Connections and bytes per egress address over the last hour, from the node's bounded
+    /// in-memory history. A node that keeps none answers an empty history.
+    fn traffic_history(&self) -> TrafficHistoryView {
+        TrafficHistoryView::default()
+    }
+}
+
+/// Samples of traffic per egress address, oldest first, at a fixed interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrafficHistoryView {
+    /// Seconds between two samples.
+    pub interval_secs: u32,
+    /// One series per egress address seen in the window.
+    pub series: Vec<EgressSeries>,
+}
+
+/// The samples of one egress address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EgressSeries {
+    /// The egress (source) address.
+    pub egress_ip: String,
+    /// Oldest first.
+    pub samples: Vec<TrafficSample>,
+}
+
+/// One sample of one egress address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrafficSample {
+    /// When it was taken, RFC 3339 UTC.
+    pub at: String,
+    /// Connections open from the address at that moment.
+    pub connections: u32,
+    /// Bytes (both directions) of the address's connections that ended since the sample before.
+    pub bytes: u64,
 }
 
 /// Who the node is and what it runs.

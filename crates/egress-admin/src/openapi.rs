@@ -24,7 +24,7 @@ pub(crate) const PUBLIC_PATHS: [&str; 4] =
     ["/healthz", "/readyz", "/v1/openapi.json", "/geofeed.csv"];
 
 /// Routes whose responses carry no `ETag` (they do not read one configuration revision).
-const UNTAGGED_PATHS: [&str; 10] = [
+const UNTAGGED_PATHS: [&str; 11] = [
     "/healthz",
     "/readyz",
     "/metrics",
@@ -35,6 +35,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
     "/v1/connections",
     "/v1/port-usage",
     "/v1/logs",
+    "/v1/traffic-history",
 ];
 
 #[derive(OpenApi)]
@@ -68,7 +69,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
         dedicated_ips::update_dedicated_ip, dedicated_ips::delete_dedicated_ip,
         policies::list_policies, policies::create_policy, policies::get_policy,
         policies::update_policy, policies::delete_policy, policies::enable_policy,
-        policies::disable_policy, policies::move_policy,
+        policies::disable_policy, policies::move_policy, policies::validate_policy,
         networks::list_on_net, networks::create_on_net, networks::get_on_net,
         networks::update_on_net, networks::delete_on_net,
         networks::list_private_networks, networks::create_private_network,
@@ -77,7 +78,7 @@ const UNTAGGED_PATHS: [&str; 10] = [
         explain::explain_intent,
         geo::geofeed_csv, geo::egress_manifest, geo::geo_check,
         observe::healthz, observe::readyz, observe::status, observe::connections,
-        observe::port_usage, observe::logs, observe::metrics,
+        observe::port_usage, observe::logs, observe::traffic_history, observe::metrics,
         openapi_json,
     ),
     components(schemas(ErrorBody)),

@@ -24,8 +24,9 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The admin API: the routes of [`served_routes`] over `store` and `node`.
 ///
-/// Every route needs a bearer token except `/healthz`, `/readyz`, `/v1/openapi.json` and
-/// `/geofeed.csv`.
+/// Every route needs a bearer token except `/healthz`, `/readyz`, `/v1/openapi.json`,
+/// `/geofeed.csv` and the dashboard's files under `/dashboard/` (the page asks for a token and
+/// sends it to `/v1`).
 pub fn router(store: Arc<dyn ConfigStore>, node: Arc<dyn Node>) -> Router {
     let state = AppState::new(store, node);
     let table = table();
@@ -37,6 +38,7 @@ pub fn router(store: Arc<dyn ConfigStore>, node: Arc<dyn Node>) -> Router {
         .public
         .router
         .merge(protected)
+        .merge(crate::dashboard::routes())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -123,6 +125,7 @@ fn table() -> Table {
         .get("/v1/port-usage", observe::port_usage)
         .get("/v1/logs", observe::logs)
         .get("/v1/geo/check", geo::geo_check)
+        .get("/v1/traffic-history", observe::traffic_history)
         .post("/v1/explain", explain::explain_intent)
         // The whole document and its history.
         .get("/v1/config", config::get_config)
@@ -238,6 +241,10 @@ fn table() -> Table {
         )
         .get("/v1/accounts/{id}/egress-manifest", geo::egress_manifest)
         .get("/v1/accounts/{id}/policies", policies::list_policies)
+        .post(
+            "/v1/accounts/{id}/policy-validation",
+            policies::validate_policy,
+        )
         .post("/v1/accounts/{id}/policies", policies::create_policy)
         .get(
             "/v1/accounts/{id}/policies/{policy_id}",

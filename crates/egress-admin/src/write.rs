@@ -178,6 +178,22 @@ where
     Ok((number, output))
 }
 
+/// Applies `edit` to a clone of the latest configuration and validates the result whole, as
+/// [`write`] would, but stores and applies nothing. Returns the revision it was checked against.
+pub(crate) async fn validate<F>(state: &AppState, edit: F) -> Result<u64, ApiError>
+where
+    F: FnOnce(&mut Config) -> Result<(), ApiError>,
+{
+    let current = state.current().await?;
+    let mut config = current.config.config.clone();
+    edit(&mut config)?;
+    let problems = config.validate(ORIGIN);
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(&problems));
+    }
+    Ok(current.revision)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

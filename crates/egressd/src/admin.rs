@@ -2,13 +2,17 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
-use egress_admin::{FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView};
+use egress_admin::{
+    FleetPeerView, LogFilter, Mode, Node, NodeStatus, PortUsageView, TrafficHistoryView,
+};
 use egress_model::Config;
 use egress_policy::Snapshot;
 
 use crate::gateway::{EgressGateway, RecordFilter};
+use crate::history::{TrafficHistory, INTERVAL_SECS};
 use crate::source::{self, Source};
 
 /// The running node behind the admin API.
@@ -23,6 +27,8 @@ pub struct NodeHandle {
     pub ready: AtomicBool,
     /// Geolocation databases given with `--geo-mmdb`.
     pub geo: Vec<egress_geo::GeoDatabase>,
+    /// Connections and bytes per egress address over the last hour.
+    pub history: Mutex<TrafficHistory>,
 }
 
 impl Node for NodeHandle {
@@ -145,6 +151,32 @@ impl Node for NodeHandle {
             .geo_mismatches
             .set(mismatches);
     }
+
+    fn traffic_history(&self) -> TrafficHistoryView {
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .view()
+    }
+}
+
+impl NodeHandle {
+    /// Takes one sample of the traffic history every interval, aligned to the clock.
+    async fn sample_history(&self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(INTERVAL_SECS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let activity = self.gateway.recorder().take_activity();
+            self.history
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(now, &activity);
+        }
+    }
 }
 
 /// Serves the admin API until the process stops.
@@ -156,14 +188,21 @@ pub async fn serve_admin(
     let pac = axum::Router::new()
         .route("/pac/{endpoint}", axum::routing::get(pac_file))
         .with_state(Arc::clone(&node));
+    let sampler = Arc::clone(&node);
     let app = egress_admin::router(store, node as Arc<dyn Node>).merge(pac);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} (admin API): {e}"))?;
     eprintln!("egressd: admin API listening on {addr}");
+    // One task for both, so that aborting it releases every hold on the gateway.
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("egressd: admin API stopped: {e}");
+        tokio::select! {
+            served = axum::serve(listener, app) => {
+                if let Err(e) = served {
+                    eprintln!("egressd: admin API stopped: {e}");
+                }
+            }
+            () = sampler.sample_history() => {}
         }
     }))
 }

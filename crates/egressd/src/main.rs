@@ -10,6 +10,7 @@ mod cmd_geo;
 mod cmd_store;
 mod cmd_trace;
 mod gateway;
+mod history;
 mod serve;
 mod source;
 mod system;

@@ -134,6 +134,7 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
             listeners: listening,
             ready: std::sync::atomic::AtomicBool::new(true),
             geo,
+            history: Default::default(),
         });
         Some(serve_admin(args.admin_listen, node).await?)
     };

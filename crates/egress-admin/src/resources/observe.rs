@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{bounded, Query};
-use crate::node::{LogFilter, NodeStatus, PortUsageView};
+use crate::node::{LogFilter, NodeStatus, PortUsageView, TrafficHistoryView};
 use crate::state::AppState;
 use crate::write::Tagged;
 
@@ -156,6 +156,15 @@ pub(crate) async fn logs(
     let limit = bounded("limit", query.limit, 100, MAX_RECORDS)?;
     let records = state.node.recent_logs(&filter, limit);
     Ok(axum::Json(records))
+}
+
+/// Connections and bytes per egress address over the last hour (the node's in-memory history).
+#[utoipa::path(get, path = "/v1/traffic-history", tag = "node",
+    responses((status = 200, description = "One series per egress address, samples oldest first", body = TrafficHistoryView)))]
+pub(crate) async fn traffic_history(
+    State(state): State<AppState>,
+) -> axum::Json<TrafficHistoryView> {
+    axum::Json(state.node.traffic_history())
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -3,14 +3,14 @@
 
 use axum::extract::State;
 use egress_model::Policy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
 use crate::resources::{account, account_mut, find, find_mut, insert, remove, replace};
 use crate::state::AppState;
-use crate::write::{write, Change, Tagged};
+use crate::write::{validate, write, Change, Tagged};
 
 /// Where to move a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -18,6 +18,24 @@ use crate::write::{write, Change, Tagged};
 pub struct MoveRequest {
     /// The new precedence; policies in the way shift down by one, keeping their order.
     pub precedence: u32,
+}
+
+/// A policy to check without storing it.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRequest {
+    /// The policy as it would be created or saved.
+    pub policy: Policy,
+    /// The id of the policy it would replace (an edit); absent for a new policy.
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// The outcome of a validation that found nothing wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ValidationView {
+    /// Always `true`: a policy that breaks a rule gets 422 with its problems instead.
+    pub valid: bool,
 }
 
 /// Lists an account's policies in precedence order.
@@ -52,6 +70,33 @@ pub(crate) async fn create_policy(
     })
     .await?;
     Ok(Tagged::created(revision, policy))
+}
+
+/// Checks a policy against the latest configuration without storing anything: the same rules
+/// as a create (or, with `replaces`, a save), so a form can show problems as they are typed.
+#[utoipa::path(post, path = "/v1/accounts/{id}/policy-validation", tag = "policies",
+    request_body = ValidationRequest,
+    params(("id" = String, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The policy breaks no rule", body = ValidationView),
+        (status = 409, description = "A new policy's id is taken", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = crate::error::ErrorBody),
+        (status = 422, description = "The problems a save would be refused with; nothing was stored", body = crate::error::ErrorBody)))]
+pub(crate) async fn validate_policy(
+    State(state): State<AppState>,
+    Params(id): Params<String>,
+    Body(request): Body<ValidationRequest>,
+) -> Result<Tagged<ValidationView>, ApiError> {
+    let revision = validate(&state, move |config| {
+        let policies = &mut account_mut(config, &id)?.policies;
+        match &request.replaces {
+            Some(key) => replace(policies, key, request.policy)?,
+            None => insert(policies, request.policy)?,
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Tagged::ok(revision, ValidationView { valid: true }))
 }
 
 /// Returns one policy.

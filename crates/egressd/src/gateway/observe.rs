@@ -22,6 +22,9 @@ pub struct Recorder {
     log: LogSink,
     live: [Mutex<Live>; SHARDS],
     recent: Mutex<VecDeque<Arc<ConnectionRecord>>>,
+    /// Bytes of connections that ended since the traffic history last took them, per egress
+    /// address (bounded by the addresses active in one sampling interval).
+    ended_bytes: Mutex<FxHashMap<String, u64>>,
     pub metrics: Metrics,
 }
 
@@ -53,6 +56,7 @@ impl Recorder {
             log,
             live: std::array::from_fn(|_| Mutex::new(FxHashMap::default())),
             recent: Mutex::new(VecDeque::with_capacity(1024)),
+            ended_bytes: Mutex::new(FxHashMap::default()),
             metrics: Metrics::default(),
         }
     }
@@ -85,6 +89,14 @@ impl Recorder {
         let mut record = Arc::unwrap_or_clone(record);
         complete(&mut record);
         self.metrics.ended(&record);
+        if let Some(ip) = &record.egress_ip {
+            let bytes = record
+                .bytes_client_to_upstream
+                .saturating_add(record.bytes_upstream_to_client);
+            let mut ended = self.ended_bytes.lock().expect("never poisoned");
+            let total = ended.entry(ip.clone()).or_default();
+            *total = total.saturating_add(bytes);
+        }
         self.finish(record);
     }
 
@@ -125,6 +137,39 @@ impl Recorder {
         all.into_iter()
             .map(|(t, r)| (t.elapsed().as_millis(), r))
             .collect()
+    }
+
+    /// Per egress address: connections open now, and bytes of the connections that ended since
+    /// the last call (which takes them).
+    pub fn take_activity(&self) -> Vec<crate::history::Activity> {
+        let mut open: FxHashMap<String, u32> = FxHashMap::default();
+        for shard in &self.live {
+            for (_, record) in shard.lock().expect("never poisoned").values() {
+                if let Some(ip) = &record.egress_ip {
+                    *open.entry(ip.clone()).or_default() += 1;
+                }
+            }
+        }
+        let ended = std::mem::take(&mut *self.ended_bytes.lock().expect("never poisoned"));
+        let mut activity: Vec<crate::history::Activity> = open
+            .iter()
+            .map(|(ip, &connections)| crate::history::Activity {
+                egress_ip: ip.clone(),
+                connections,
+                bytes: ended.get(ip).copied().unwrap_or(0),
+            })
+            .collect();
+        activity.extend(
+            ended
+                .into_iter()
+                .filter(|(ip, _)| !open.contains_key(ip))
+                .map(|(egress_ip, bytes)| crate::history::Activity {
+                    egress_ip,
+                    connections: 0,
+                    bytes,
+                }),
+        );
+        activity
     }
 
     /// Recent finished records, newest first.
