@@ -78,12 +78,14 @@ fn main() {
         ("local egress at lax", LOCAL_PORT),
     ] {
         let mut rates = Vec::new();
+        let cpu_before = cpu_seconds(&nodes);
         for _ in 0..RUNS {
             let mut stream = net.client.connect_tcp(None, proxy).expect("proxy");
             connect_through(&mut stream, SocketAddr::new(ORIGIN_V4.into(), port));
             rates.push(fetch(&mut stream));
         }
-        rows.push((name, median(rates)));
+        let cpu = (cpu_seconds(&nodes) - cpu_before) / RUNS as f64;
+        rows.push((name, median(rates), Some(cpu)));
     }
     let mut direct = Vec::new();
     for _ in 0..RUNS {
@@ -93,15 +95,37 @@ fn main() {
             .expect("direct");
         direct.push(fetch(&mut stream));
     }
-    rows.push(("direct from lax", median(direct)));
+    rows.push(("direct from lax", median(direct), None));
     let local = rows[1].1;
-    println!("| path | Gbit/s (median of {RUNS}, 1 GiB each) | vs local egress |");
-    println!("|---|---|---|");
-    for (name, rate) in &rows {
-        println!("| {name} | {rate:.2} | {:.2}× |", rate / local);
+    println!("| path | Gbit/s (median of {RUNS}, 1 GiB each) | vs local egress | egressd CPU s/GiB (both nodes) |");
+    println!("|---|---|---|---|");
+    for (name, rate, cpu) in &rows {
+        let cpu = cpu.map_or("—".to_owned(), |c| format!("{c:.2}"));
+        println!("| {name} | {rate:.2} | {:.2}× | {cpu} |", rate / local);
     }
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// User plus system CPU seconds the nodes used so far (`/proc/PID/stat`, 100 ticks a second).
+fn cpu_seconds(nodes: &[Node]) -> f64 {
+    nodes
+        .iter()
+        .map(|node| {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", node.0.id())).unwrap_or_default();
+            // Fields after the command name (which may hold spaces) start at ") ".
+            let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            (ticks(11) + ticks(12)) / 100.0
+        })
+        .sum()
 }
 
 /// One node of the fleet, killed on drop.

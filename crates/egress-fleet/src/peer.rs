@@ -28,6 +28,8 @@ pub(crate) const STREAM_WINDOW: u32 = 16 * 1024 * 1024;
 pub(crate) const CONNECTION_WINDOW: u32 = 64 * 1024 * 1024;
 /// Largest HTTP/2 frame: fewer frames per bulk byte.
 pub(crate) const MAX_FRAME: u32 = 256 * 1024;
+/// Bytes a tunnel may queue for sending before its writer waits.
+pub(crate) const SEND_BUFFER: usize = 4 * 1024 * 1024;
 /// Consecutive failed probes after which a peer counts as down.
 const DOWN_AFTER: u32 = 2;
 
@@ -209,6 +211,7 @@ impl PeerLink {
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_frame_size(MAX_FRAME)
+            .max_send_buf_size(SEND_BUFFER)
             .keep_alive_interval(Duration::from_secs(1))
             .keep_alive_timeout(self.timeouts.probe.max(Duration::from_secs(1)) * 2)
             .keep_alive_while_idle(true)

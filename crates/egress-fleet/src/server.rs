@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::membership::Membership;
-use crate::peer::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
+use crate::peer::{CONNECTION_WINDOW, MAX_FRAME, SEND_BUFFER, STREAM_WINDOW};
 use crate::wire::{self, ForwardRequest};
 
 /// A boxed future, as the dialer trait returns.
@@ -145,6 +145,7 @@ async fn serve_peer(
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
+        .max_send_buf_size(SEND_BUFFER)
         .keep_alive_interval(Duration::from_secs(1))
         .keep_alive_timeout(Duration::from_secs(3))
         .serve_connection(TokioIo::new(tls), service)
