@@ -6,12 +6,14 @@
 //! changing them. Methods block on disk or network I/O (a commit waits for its fsync); async
 //! callers run them on a blocking thread (`tokio::task::spawn_blocking`).
 
+mod document;
 mod error;
 #[cfg(test)]
 mod fixture;
 mod model;
 mod secret;
 mod sqlite;
+mod token_rules;
 
 use egress_model::Config;
 

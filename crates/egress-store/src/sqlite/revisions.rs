@@ -1,14 +1,12 @@
 //! Configuration revisions: the whole document as TOML, numbered 1, 2, 3, … without gaps.
 
-use egress_model::{Config, ConfigError};
+use egress_model::Config;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{audit, sql_int};
+use crate::document::{checked_document, parse_document};
 use crate::error::StoreError;
 use crate::model::{AuditAction, Revision, RevisionMeta, Timestamp};
-
-/// Origin named in validation errors of a document on its way in.
-const INCOMING: &str = "new revision";
 
 /// Which revision a write must follow.
 #[derive(Debug, Clone, Copy)]
@@ -121,26 +119,6 @@ pub(super) fn commit(
     })
 }
 
-/// The TOML text of a valid `config`, checked to read back equal so that what is stored always
-/// loads.
-fn checked_document(config: &Config) -> Result<String, StoreError> {
-    let errors = config.validate(INCOMING);
-    if !errors.is_empty() {
-        return Err(StoreError::Invalid(errors));
-    }
-    let document = config.to_toml();
-    // Equal to a validated config, so parsing suffices; validating again would double the cost.
-    match Config::parse_toml(&document, INCOMING) {
-        Ok(back) if back == *config => Ok(document),
-        Ok(_) => Err(StoreError::NotRepresentable {
-            detail: "the document read back differs from the one written".to_string(),
-        }),
-        Err(e) => Err(StoreError::NotRepresentable {
-            detail: e.to_string(),
-        }),
-    }
-}
-
 fn read_one<P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
@@ -185,23 +163,6 @@ fn read_meta(row: &Row<'_>) -> Result<RevisionMeta, StoreError> {
         created_at,
         author: row.get(2).map_err(sql_error)?,
         comment: row.get(3).map_err(sql_error)?,
-    })
-}
-
-fn parse_document(number: u64, document: &str) -> Result<Config, StoreError> {
-    Config::from_toml(document, &format!("revision {number}")).map_err(|e| {
-        let detail = match e {
-            ConfigError::Invalid(errors) => errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        };
-        StoreError::Corrupt {
-            revision: number,
-            detail,
-        }
     })
 }
 

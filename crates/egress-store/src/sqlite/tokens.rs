@@ -7,8 +7,7 @@ use super::{audit, sql_int};
 use crate::error::StoreError;
 use crate::model::{AuditAction, Timestamp, TokenId, TokenInfo, TokenScope};
 use crate::secret;
-
-const MAX_NAME_CHARS: usize = 100;
+use crate::token_rules::{check_name, describe};
 
 const COLUMNS: &str = "id, name, account, write, created_at, revoked_at";
 
@@ -145,30 +144,6 @@ pub(super) fn revoke(
     )?;
     tx.commit().map_err(sql_error)?;
     Ok(info)
-}
-
-fn check_name(name: &str) -> Result<(), StoreError> {
-    let refuse = |reason| {
-        Err(StoreError::BadTokenName {
-            name: name.to_string(),
-            reason,
-        })
-    };
-    if name.trim().is_empty() {
-        return refuse("it is empty");
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return refuse("it is longer than 100 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return refuse("it contains control characters");
-    }
-    Ok(())
-}
-
-/// The audit detail of a token change.
-fn describe(info: &TokenInfo) -> String {
-    format!("token {} {:?} ({})", info.id, info.name, info.scope)
 }
 
 fn read_token(row: &Row<'_>) -> Result<TokenInfo, StoreError> {
