@@ -322,7 +322,10 @@ mod tests {
         let socket: postgres::Config = "postgresql://app@%2Frun%2Fpostgresql/egressd"
             .parse()
             .expect("a valid URL");
-        assert_eq!(describe(&socket), "postgres://app@/run/postgresql/egressd");
+        assert_eq!(
+            describe(&socket),
+            "postgres://app@/run/postgresql:5432/egressd"
+        );
         assert_eq!(
             redact_unparsed("postgres://u:s3cret@h/d?sslmode=bogus"),
             "postgres://u:***@h/d?sslmode=bogus"
