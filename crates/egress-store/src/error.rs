@@ -47,17 +47,50 @@ pub enum StoreError {
     },
     /// The database was written by a newer egressd.
     #[error(
-        "the store {} has schema version {found}, newer than the {supported} this egressd knows; \
-         run a newer egressd",
-        path.display()
+        "the store {store} has schema version {found}, newer than the {supported} this egressd \
+         knows; run a newer egressd"
     )]
     TooNew {
-        /// The database file.
-        path: PathBuf,
+        /// The database file, or the PostgreSQL URL without its password.
+        store: String,
         /// The version in the file.
         found: u32,
         /// The newest version this build knows.
         supported: u32,
+    },
+    /// A PostgreSQL URL this build cannot use.
+    #[error("cannot use the store URL {url}: {reason}")]
+    UnsupportedUrl {
+        /// The URL without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to the store {store}: {source}")]
+    Connect {
+        /// The URL without its password.
+        store: String,
+        /// What PostgreSQL (or the network) said.
+        source: postgres::Error,
+    },
+    /// A PostgreSQL schema migration failed; the database is left at the version before it.
+    #[error("cannot migrate the store {store} to schema version {version}: {source}")]
+    PostgresMigrate {
+        /// The URL without its password.
+        store: String,
+        /// The version being applied (0: the migration bookkeeping itself).
+        version: u32,
+        /// What PostgreSQL said.
+        source: postgres::Error,
+    },
+    /// A PostgreSQL query failed (or the connection broke during it).
+    #[error("store operation `{operation}` failed: {source}")]
+    Postgres {
+        /// What was being done, such as `commit revision`.
+        operation: &'static str,
+        /// What PostgreSQL said.
+        source: postgres::Error,
     },
     /// A query failed.
     #[error("store operation `{operation}` failed: {source}")]

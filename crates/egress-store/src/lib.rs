@@ -1,25 +1,35 @@
 //! Durable store of the control plane: numbered configuration revisions, an audit log of every
 //! change, and hashed admin tokens.
 //!
-//! Callers hold a `dyn` [`ConfigStore`] and never name a backend past start-up, so the
-//! PostgreSQL backend for fleets slots in beside [`SqliteStore`] (embedded, the default) without
-//! changing them. Methods block on disk or network I/O (a commit waits for its fsync); async
+//! Callers hold a `dyn` [`ConfigStore`] and never name a backend past start-up: [`SqliteStore`]
+//! (embedded, the default) or [`PostgresStore`] (one database shared by several control-plane
+//! replicas). Methods block on disk or network I/O (a commit waits for its fsync); async
 //! callers run them on a blocking thread (`tokio::task::spawn_blocking`).
 
+mod document;
 mod error;
 #[cfg(test)]
 mod fixture;
 mod model;
+mod postgres;
 mod secret;
 mod sqlite;
+mod token_rules;
+
+use std::time::{Duration, Instant};
 
 use egress_model::Config;
 
+pub use self::postgres::PostgresStore;
+pub use self::sqlite::SqliteStore;
 pub use error::StoreError;
 pub use model::{
     AuditAction, AuditEntry, Revision, RevisionMeta, Timestamp, TokenId, TokenInfo, TokenScope,
 };
-pub use sqlite::SqliteStore;
+
+/// How often the default [`ConfigStore::wait_for_newer`] asks the backend for its latest
+/// revision.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Configuration revisions, the audit log and admin tokens, behind one interface for every
 /// backend.
@@ -77,4 +87,28 @@ pub trait ConfigStore: Send + Sync {
     /// Revokes token `id` so that its secret no longer verifies; revoking a revoked token
     /// returns it unchanged and writes no audit entry.
     fn revoke_token(&self, id: TokenId, actor: &str) -> Result<TokenInfo, StoreError>;
+
+    /// Blocks until a revision newer than `after` exists, then returns the newest revision
+    /// number known; returns `None` when `timeout` passed first. Returns at once when such a
+    /// revision already exists, so a caller that loops on its own latest number misses none,
+    /// whichever process (replica, CLI) wrote it.
+    ///
+    /// Backends that can be told of commits wake as soon as one commits (PostgreSQL: LISTEN on
+    /// the `egressd_revisions` channel, which every commit notifies with its number); the
+    /// default asks [`ConfigStore::list`] every [`POLL_INTERVAL`] (SQLite). A spurious early
+    /// return is never a number that does not exist; the caller reads the revision itself.
+    fn wait_for_newer(&self, after: u64, timeout: Duration) -> Result<Option<u64>, StoreError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let latest = self.list(1)?.first().map_or(0, |meta| meta.number);
+            if latest > after {
+                return Ok(Some(latest));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            std::thread::sleep(left.min(POLL_INTERVAL));
+        }
+    }
 }

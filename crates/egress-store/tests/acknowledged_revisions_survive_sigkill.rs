@@ -1,23 +1,25 @@
-//! A writer process commits as fast as it can and prints each acknowledged revision; it is
-//! killed with SIGKILL mid-burst. Reopened, the store holds every acknowledged revision intact.
+//! A writer process (a replica) commits as fast as it can and prints each acknowledged revision;
+//! it is killed with SIGKILL mid-burst. Reopened, the store holds every acknowledged revision
+//! intact, on SQLite (a data directory) and on PostgreSQL (a database the writer reached over a
+//! socket, its transaction cut off mid-write).
 //!
-//! The writer is this test binary again, run with `--exact writer_child` and `WRITER_DIR_ENV`.
+//! The writer is this test binary again, run with `--exact writer_child` and `WRITER_STORE_ENV`.
 
 mod support;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use egress_store::{ConfigStore, SqliteStore};
+use support::backends::{on_both_backends, open_location, Backend};
 use support::{example, TempDir};
 
-const WRITER_DIR_ENV: &str = "EGRESS_STORE_WRITER_DIR";
+/// The store the writer opens: a SQLite data directory or a PostgreSQL URL.
+const WRITER_STORE_ENV: &str = "EGRESS_STORE_WRITER_STORE";
 const ACK: &str = "ACK:";
 const KILL_AFTER: usize = 200;
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -26,10 +28,10 @@ const SIGKILL: i32 = 9;
 /// The writer: a no-op unless started by the test below.
 #[test]
 fn writer_child() {
-    let Some(dir) = std::env::var_os(WRITER_DIR_ENV) else {
+    let Ok(location) = std::env::var(WRITER_STORE_ENV) else {
         return;
     };
-    let store = SqliteStore::open(Path::new(&dir)).expect("writer opens the store");
+    let store = open_location(&location).expect("writer opens the store");
     let mut stdout = std::io::stdout();
     let started = Instant::now();
     // Bounded so an orphaned writer stops on its own.
@@ -47,14 +49,14 @@ fn writer_child() {
     }
 }
 
-#[test]
-fn acknowledged_revisions_survive_sigkill() {
+on_both_backends!(acknowledged_revisions_survive_sigkill);
+
+fn acknowledged_revisions_survive_sigkill(backend: &dyn Backend) {
     let tmp = TempDir::new("sigkill");
-    let data_dir = tmp.path().join("data");
     let stderr_path = tmp.path().join("writer.stderr");
     let mut child = Command::new(std::env::current_exe().expect("test binary path"))
         .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
-        .env(WRITER_DIR_ENV, &data_dir)
+        .env(WRITER_STORE_ENV, backend.location())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(File::create(&stderr_path).expect("stderr file"))
@@ -124,7 +126,7 @@ fn acknowledged_revisions_survive_sigkill() {
         "acks in order"
     );
 
-    let store = SqliteStore::open(&data_dir).expect("reopen after SIGKILL");
+    let store = backend.open();
     for &n in &acknowledged {
         let revision = store
             .get(n)
@@ -146,7 +148,8 @@ fn acknowledged_revisions_survive_sigkill() {
         .expect("commit after reopen");
     assert_eq!(next.number, latest.number + 1);
     eprintln!(
-        "{last} acknowledged before SIGKILL, latest on reopen {}",
+        "{}: {last} acknowledged before SIGKILL, latest on reopen {}",
+        backend.name(),
         latest.number
     );
 }

@@ -45,8 +45,9 @@ impl Node for NodeHandle {
             source::Mode::File { path } => Mode::File {
                 path: path.display().to_string(),
             },
-            source::Mode::Store { data_dir } => Mode::Store {
-                data_dir: data_dir.display().to_string(),
+            // The API field keeps its name; with PostgreSQL it holds the URL (no password).
+            source::Mode::Store { store } => Mode::Store {
+                data_dir: store.clone(),
             },
         };
         NodeStatus {
@@ -184,7 +185,7 @@ pub async fn serve_admin(
     addr: SocketAddr,
     node: Arc<NodeHandle>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let store: Arc<dyn egress_store::ConfigStore> = node.source.store.clone();
+    let store = Arc::clone(&node.source.store);
     let pac = axum::Router::new()
         .route("/pac/{endpoint}", axum::routing::get(pac_file))
         .with_state(Arc::clone(&node));

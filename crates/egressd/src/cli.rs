@@ -11,6 +11,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Store on PostgreSQL, shared by several control-plane replicas:
+    /// postgres://user:password@host:port/database (default: $EGRESSD_STORE; without either,
+    /// the embedded SQLite store in --data-dir). Used by serve, config import/export, token, pac.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "EGRESSD_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,13 +6,13 @@ use egress_model::{Config, ConfigError};
 
 use crate::cli::ConfigCommand;
 
-pub fn run(command: ConfigCommand) -> Result<ExitCode, String> {
+pub fn run(command: ConfigCommand, store: Option<&str>) -> Result<ExitCode, String> {
     match command {
         ConfigCommand::Import { file, data_dir } => {
-            crate::cmd_store::import(&file, data_dir.as_deref())
+            crate::cmd_store::import(&file, data_dir.as_deref(), store)
         }
         ConfigCommand::Export { revision, data_dir } => {
-            crate::cmd_store::export(revision, data_dir.as_deref())
+            crate::cmd_store::export(revision, data_dir.as_deref(), store)
         }
         ConfigCommand::Check { file } => match Config::load(&file) {
             Ok(config) => {

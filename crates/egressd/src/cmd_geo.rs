@@ -14,15 +14,15 @@ use crate::cmd_store::config_from;
 pub const EXIT_MISMATCH: u8 = 3;
 
 /// `egressd geofeed`: the RFC 8805 feed on standard output.
-pub fn geofeed(args: &ConfigArgs) -> Result<ExitCode, String> {
-    let (config, _) = config_from(args.config.as_deref(), args.data_dir.as_deref())?;
+pub fn geofeed(args: &ConfigArgs, store: Option<&str>) -> Result<ExitCode, String> {
+    let (config, _) = config_from(args.config.as_deref(), args.data_dir.as_deref(), store)?;
     print!("{}", egress_geo::geofeed(&config).to_csv());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run(command: GeoCommand) -> Result<ExitCode, String> {
+pub fn run(command: GeoCommand, store: Option<&str>) -> Result<ExitCode, String> {
     match command {
-        GeoCommand::Check { mmdb, source, json } => check(&mmdb, &source, json),
+        GeoCommand::Check { mmdb, source, json } => check(&mmdb, &source, json, store),
     }
 }
 
@@ -34,8 +34,13 @@ pub fn open_databases(paths: &[PathBuf]) -> Result<Vec<GeoDatabase>, String> {
         .collect()
 }
 
-fn check(paths: &[PathBuf], source: &ConfigArgs, json: bool) -> Result<ExitCode, String> {
-    let (config, _) = config_from(source.config.as_deref(), source.data_dir.as_deref())?;
+fn check(
+    paths: &[PathBuf],
+    source: &ConfigArgs,
+    json: bool,
+    store: Option<&str>,
+) -> Result<ExitCode, String> {
+    let (config, _) = config_from(source.config.as_deref(), source.data_dir.as_deref(), store)?;
     let databases = open_databases(paths)?;
     let report = egress_geo::check(&config, &databases);
     if json {

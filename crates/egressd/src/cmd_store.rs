@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use egress_model::{AccountId, Config};
-use egress_store::{ConfigStore, SqliteStore, TokenId, TokenScope};
+use egress_store::{ConfigStore, PostgresStore, SqliteStore, TokenId, TokenScope};
 
 use crate::cli::{PacArgs, TokenCommand};
 
@@ -22,9 +23,47 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-pub fn open_store(dir: Option<&Path>) -> Result<SqliteStore, String> {
-    let dir = dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
-    SqliteStore::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+/// An opened store and how to name it in messages (never with a password).
+pub struct OpenedStore {
+    pub store: Arc<dyn ConfigStore>,
+    pub describe: String,
+}
+
+/// Opens the store: PostgreSQL when `--store URL` (or `$EGRESSD_STORE`) names one, else SQLite
+/// in the data directory. Blocks (connects, migrates): not for async code.
+pub fn open_store(data_dir: Option<&Path>, store: Option<&str>) -> Result<OpenedStore, String> {
+    match store {
+        Some(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(
+                    "--store takes a postgres:// URL; the embedded SQLite store is chosen with \
+                     --data-dir"
+                        .into(),
+                );
+            }
+            if let Some(dir) = data_dir {
+                return Err(format!(
+                    "--data-dir {} and --store name two different stores: give one",
+                    dir.display()
+                ));
+            }
+            let store = PostgresStore::open(url).map_err(|e| e.to_string())?;
+            Ok(OpenedStore {
+                describe: store.describe().to_string(),
+                store: Arc::new(store),
+            })
+        }
+        None => {
+            let dir = data_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(default_data_dir);
+            let store = SqliteStore::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            Ok(OpenedStore {
+                describe: dir.display().to_string(),
+                store: Arc::new(store),
+            })
+        }
+    }
 }
 
 fn who() -> String {
@@ -34,9 +73,13 @@ fn who() -> String {
 }
 
 /// `egressd config import FILE`: the file becomes the next revision (store mode).
-pub fn import(file: &Path, data_dir: Option<&Path>) -> Result<ExitCode, String> {
+pub fn import(
+    file: &Path,
+    data_dir: Option<&Path>,
+    store: Option<&str>,
+) -> Result<ExitCode, String> {
     let config = Config::load(file).map_err(|e| e.to_string())?;
-    let store = open_store(data_dir)?;
+    let store = open_store(data_dir, store)?.store;
     let source = file.display().to_string();
     let revision = store
         .import(&config, &who(), &source)
@@ -46,8 +89,12 @@ pub fn import(file: &Path, data_dir: Option<&Path>) -> Result<ExitCode, String> 
 }
 
 /// `egressd config export`: prints a revision (the latest by default) as TOML.
-pub fn export(revision: Option<u64>, data_dir: Option<&Path>) -> Result<ExitCode, String> {
-    let store = open_store(data_dir)?;
+pub fn export(
+    revision: Option<u64>,
+    data_dir: Option<&Path>,
+    store: Option<&str>,
+) -> Result<ExitCode, String> {
+    let store = open_store(data_dir, store)?.store;
     let found = match revision {
         Some(n) => store.get(n).map_err(|e| e.to_string())?,
         None => store.latest().map_err(|e| e.to_string())?,
@@ -69,7 +116,7 @@ pub fn export(revision: Option<u64>, data_dir: Option<&Path>) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
+pub fn token(command: TokenCommand, store_url: Option<&str>) -> Result<ExitCode, String> {
     match command {
         TokenCommand::Create {
             name,
@@ -77,7 +124,7 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
             write,
             data_dir,
         } => {
-            let store = open_store(data_dir.as_deref())?;
+            let store = open_store(data_dir.as_deref(), store_url)?.store;
             let scope = TokenScope {
                 account: account.map(AccountId),
                 write,
@@ -92,7 +139,7 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
             println!("{secret}");
         }
         TokenCommand::List { data_dir } => {
-            let store = open_store(data_dir.as_deref())?;
+            let store = open_store(data_dir.as_deref(), store_url)?.store;
             println!(
                 "{:<6} {:<24} {:<28} {:<26} revoked",
                 "id", "name", "scope", "created"
@@ -112,7 +159,7 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
             }
         }
         TokenCommand::Revoke { id, data_dir } => {
-            let store = open_store(data_dir.as_deref())?;
+            let store = open_store(data_dir.as_deref(), store_url)?.store;
             let t = store
                 .revoke_token(TokenId(id), &who())
                 .map_err(|e| e.to_string())?;
@@ -124,11 +171,16 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, String> {
 
 /// The configuration in `file`, else the store's latest revision, with its revision number
 /// (0 for a file).
-pub fn config_from(file: Option<&Path>, data_dir: Option<&Path>) -> Result<(Config, u64), String> {
+pub fn config_from(
+    file: Option<&Path>,
+    data_dir: Option<&Path>,
+    store: Option<&str>,
+) -> Result<(Config, u64), String> {
     match file {
         Some(file) => Ok((Config::load(file).map_err(|e| e.to_string())?, 0)),
         None => {
-            let revision = open_store(data_dir)?
+            let revision = open_store(data_dir, store)?
+                .store
                 .latest()
                 .map_err(|e| e.to_string())?
                 .ok_or("the store holds no revision yet; give --config FILE")?;
@@ -138,8 +190,8 @@ pub fn config_from(file: Option<&Path>, data_dir: Option<&Path>) -> Result<(Conf
 }
 
 /// `egressd pac ENDPOINT`: the PAC file of a proxy endpoint.
-pub fn pac(args: &PacArgs) -> Result<ExitCode, String> {
-    let (config, _) = config_from(args.config.as_deref(), args.data_dir.as_deref())?;
+pub fn pac(args: &PacArgs, store: Option<&str>) -> Result<ExitCode, String> {
+    let (config, _) = config_from(args.config.as_deref(), args.data_dir.as_deref(), store)?;
     let text =
         egress_onramp::pac::pac_file(&config, args.account.as_deref(), &args.endpoint, &args.host)
             .map_err(|e| e.to_string())?;

@@ -23,15 +23,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let store = cli.store.as_deref();
     let result = match cli.command {
-        cli::Command::Config { command } => cmd_config::run(command),
+        cli::Command::Config { command } => cmd_config::run(command, store),
         cli::Command::Trace(args) => cmd_trace::run(&args),
-        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Serve(args) => serve::run(&args, store),
         cli::Command::Whoami(args) => whoami::run(&args),
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::HashPassword => hash_password(),
-        cli::Command::Token { command } => cmd_store::token(command),
-        cli::Command::Pac(args) => cmd_store::pac(&args),
+        cli::Command::Token { command } => cmd_store::token(command, store),
+        cli::Command::Pac(args) => cmd_store::pac(&args, store),
         cli::Command::Policies { command } => cmd_api::policies(command),
         cli::Command::LeasedIps { api, json } => cmd_api::leased_ips(&api, json),
         cli::Command::Explain(args) => {
@@ -48,8 +49,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Logs(args) => cmd_api::logs(&args),
         cli::Command::Fleet { command } => cmd_fleet::run(command),
-        cli::Command::Geofeed(args) => cmd_geo::geofeed(&args),
-        cli::Command::Geo { command } => cmd_geo::run(command),
+        cli::Command::Geofeed(args) => cmd_geo::geofeed(&args, store),
+        cli::Command::Geo { command } => cmd_geo::run(command, store),
     };
     match result {
         Ok(code) => code,

@@ -21,7 +21,7 @@ use crate::system;
 /// The embedded default configuration (loopback only, no setup).
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
-pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
+pub fn run(args: &ServeArgs, store: Option<&str>) -> Result<std::process::ExitCode, String> {
     // One worker per CPU this process may use (respects taskset/cgroup pinning), unless set.
     let workers = args.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -34,15 +34,20 @@ pub fn run(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, store))
 }
 
-async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(crate::cmd_store::default_data_dir);
-    let (source, config, revision) = Source::open(args.config.clone(), data_dir)?;
+async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::ExitCode, String> {
+    // Opening connects and migrates, and the PostgreSQL client blocks: off the reactor.
+    let (config_file, data_dir, store) = (
+        args.config.clone(),
+        args.data_dir.clone(),
+        store.map(str::to_string),
+    );
+    let (source, config, revision) =
+        tokio::task::spawn_blocking(move || Source::open(config_file, data_dir, store))
+            .await
+            .map_err(|e| format!("opening the store failed: {e}"))??;
     let source = Arc::new(source);
     let origin = source.describe();
     let snapshot = Snapshot::compile(&config, &origin, revision).map_err(|e| e.to_string())?;
@@ -140,15 +145,28 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
     };
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Store mode learns of revisions from the store as they commit; file mode polls the file.
+    let store_mode = matches!(source.mode, crate::source::Mode::Store { .. });
+    let watcher = store_mode.then(|| {
+        tokio::spawn(watch_store(
+            Arc::clone(&source),
+            Arc::clone(&gateway),
+            stop_rx.clone(),
+        ))
+    });
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             _ = hangup.recv() => refresh(&source, &gateway, true).await,
-            _ = poll.tick() => refresh(&source, &gateway, false).await,
+            _ = poll.tick(), if !store_mode => refresh(&source, &gateway, false).await,
         }
     }
     eprintln!("egressd: shutting down: listeners closed, connections draining for up to {grace:?}");
     let _ = stop_tx.send(true);
+    if let Some(watcher) = watcher {
+        // It notices the stop within one WAIT_FOR_REVISION.
+        let _ = watcher.await;
+    }
     let mut aborted = 0;
     while let Some(result) = listeners_done.join_next().await {
         aborted += result.unwrap_or(0);
@@ -177,8 +195,51 @@ async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode, String> {
 /// dropped SYN costs the client a one-second retransmit). The kernel caps it at somaxconn.
 const BACKLOG: i32 = 4096;
 
-/// How often the file's modification time (file mode) or the store (store mode) is checked.
+/// How often the file's modification time is checked (file mode), and how soon a store that
+/// failed to answer is asked again (store mode).
 const POLL: Duration = Duration::from_secs(2);
+
+/// How long one wait for a new revision lasts in store mode; it bounds how long the watcher
+/// takes to notice shutdown, not how fast a revision arrives.
+const WAIT_FOR_REVISION: Duration = Duration::from_secs(1);
+
+/// Store mode: waits (on a blocking thread) for the store to announce a revision newer than the
+/// running one and applies it, until told to stop. A write on another control-plane replica
+/// reaches this node as fast as the store says so (PostgreSQL: LISTEN/NOTIFY).
+async fn watch_store(
+    source: Arc<Source>,
+    gateway: Arc<EgressGateway>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut failing = false;
+    while !*stop.borrow() {
+        let (store, after) = (Arc::clone(&source.store), source.revision());
+        let waited =
+            tokio::task::spawn_blocking(move || store.wait_for_newer(after, WAIT_FOR_REVISION))
+                .await;
+        match waited {
+            Ok(Ok(Some(_))) => {
+                failing = false;
+                refresh(&source, &gateway, false).await;
+            }
+            Ok(Ok(None)) => failing = false,
+            Ok(Err(e)) => {
+                if !failing {
+                    eprintln!(
+                        "egressd: cannot wait for new revisions, retrying every {POLL:?}: {e}"
+                    );
+                    gateway.recorder().metrics.reload_failures.inc();
+                }
+                failing = true;
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => {
+                eprintln!("egressd: the store watcher failed: {e}");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
 
 /// Brings the node to the latest configuration off the reactor (reading and fsyncing block).
 async fn refresh(source: &Arc<Source>, gateway: &Arc<EgressGateway>, force: bool) {

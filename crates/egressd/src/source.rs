@@ -6,7 +6,8 @@
 //!   the last good one.
 //! - Store mode (no `--config`): the store is the source of truth (the admin API writes to it,
 //!   `egressd config import` too). An empty store is seeded with the embedded default. Revisions
-//!   written by other processes are picked up by polling.
+//!   written by other processes (another control-plane replica, the CLI) are picked up as the
+//!   store announces them: [`ConfigStore::wait_for_newer`] (PostgreSQL: LISTEN/NOTIFY).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use std::time::SystemTime;
 
 use egress_model::Config;
 use egress_policy::Snapshot;
-use egress_store::{ConfigStore, SqliteStore};
+use egress_store::ConfigStore;
 
 use crate::gateway::EgressGateway;
 use crate::serve::DEFAULT_CONFIG;
@@ -23,19 +24,32 @@ use crate::serve::DEFAULT_CONFIG;
 /// The mode, as `/status` shows it.
 #[derive(Debug, Clone)]
 pub enum Mode {
-    File { path: PathBuf },
-    Store { data_dir: PathBuf },
+    File {
+        path: PathBuf,
+    },
+    /// `store` is the data directory or the PostgreSQL URL without its password.
+    Store {
+        store: String,
+    },
 }
 
 /// The configuration source of a running node.
-#[derive(Debug)]
 pub struct Source {
     pub mode: Mode,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn ConfigStore>,
     revision: AtomicU64,
     current: arc_swap::ArcSwap<Config>,
     file_mtime: Mutex<Option<SystemTime>>,
     applying: Mutex<()>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("mode", &self.mode)
+            .field("revision", &self.revision())
+            .finish_non_exhaustive()
+    }
 }
 
 const AUTHOR: &str = "egressd";
@@ -46,18 +60,19 @@ fn mtime(path: &std::path::Path) -> Option<SystemTime> {
 
 impl Source {
     /// Opens the source and returns the configuration to start with and its revision.
+    /// Blocking (the store connects and migrates).
     pub fn open(
         config: Option<PathBuf>,
-        data_dir: PathBuf,
+        data_dir: Option<PathBuf>,
+        store_url: Option<String>,
     ) -> Result<(Source, Config, u64), String> {
-        let store = Arc::new(
-            SqliteStore::open(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?,
-        );
+        let opened = crate::cmd_store::open_store(data_dir.as_deref(), store_url.as_deref())?;
+        let store = opened.store;
         let (mode, config, revision, file_mtime) = match config {
             Some(path) => {
                 let file_mtime = mtime(&path);
                 let config = Config::load(&path).map_err(|e| e.to_string())?;
-                let revision = record_file(&store, &config, &path)?;
+                let revision = record_file(store.as_ref(), &config, &path)?;
                 (Mode::File { path }, config, revision, file_mtime)
             }
             None => {
@@ -73,7 +88,9 @@ impl Source {
                     }
                 };
                 (
-                    Mode::Store { data_dir },
+                    Mode::Store {
+                        store: opened.describe,
+                    },
                     revision.config,
                     revision.number,
                     None,
@@ -107,11 +124,7 @@ impl Source {
             Mode::File { path } => {
                 format!("file {} (revision {})", path.display(), self.revision())
             }
-            Mode::Store { data_dir } => format!(
-                "store {} (revision {})",
-                data_dir.display(),
-                self.revision()
-            ),
+            Mode::Store { store } => format!("store {store} (revision {})", self.revision()),
         }
     }
 
@@ -154,7 +167,7 @@ impl Source {
                 }
                 Config::load(path)
                     .map_err(|e| e.to_string())
-                    .and_then(|c| record_file(&self.store, &c, path).map(|r| (c, r)))
+                    .and_then(|c| record_file(self.store.as_ref(), &c, path).map(|r| (c, r)))
                     .and_then(|(c, r)| self.apply(gateway, r, &c).map(|()| r))
                     .map(|r| format!("reloaded {} as revision {r}", path.display()))
                     .map_err(|e| {
@@ -197,7 +210,7 @@ impl Source {
 
 /// Records a file's configuration as a revision unless the latest revision already is it.
 fn record_file(
-    store: &SqliteStore,
+    store: &dyn ConfigStore,
     config: &Config,
     path: &std::path::Path,
 ) -> Result<u64, String> {

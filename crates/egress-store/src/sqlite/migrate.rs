@@ -70,7 +70,7 @@ pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<u32, StoreError>
             .unwrap_or(0);
         if current > LATEST {
             return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
+                store: path.display().to_string(),
                 found: current,
                 supported: LATEST,
             });

@@ -1,14 +1,12 @@
 //! Configuration revisions: the whole document as TOML, numbered 1, 2, 3, … without gaps.
 
-use egress_model::{Config, ConfigError};
+use egress_model::Config;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{audit, sql_int};
+use crate::document::{checked_document, parse_document};
 use crate::error::StoreError;
 use crate::model::{AuditAction, Revision, RevisionMeta, Timestamp};
-
-/// Origin named in validation errors of a document on its way in.
-const INCOMING: &str = "new revision";
 
 /// Which revision a write must follow.
 #[derive(Debug, Clone, Copy)]
@@ -121,26 +119,6 @@ pub(super) fn commit(
     })
 }
 
-/// The TOML text of a valid `config`, checked to read back equal so that what is stored always
-/// loads.
-fn checked_document(config: &Config) -> Result<String, StoreError> {
-    let errors = config.validate(INCOMING);
-    if !errors.is_empty() {
-        return Err(StoreError::Invalid(errors));
-    }
-    let document = config.to_toml();
-    // Equal to a validated config, so parsing suffices; validating again would double the cost.
-    match Config::parse_toml(&document, INCOMING) {
-        Ok(back) if back == *config => Ok(document),
-        Ok(_) => Err(StoreError::NotRepresentable {
-            detail: "the document read back differs from the one written".to_string(),
-        }),
-        Err(e) => Err(StoreError::NotRepresentable {
-            detail: e.to_string(),
-        }),
-    }
-}
-
 fn read_one<P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
@@ -188,160 +166,16 @@ fn read_meta(row: &Row<'_>) -> Result<RevisionMeta, StoreError> {
     })
 }
 
-fn parse_document(number: u64, document: &str) -> Result<Config, StoreError> {
-    Config::from_toml(document, &format!("revision {number}")).map_err(|e| {
-        let detail = match e {
-            ConfigError::Invalid(errors) => errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        };
-        StoreError::Corrupt {
-            revision: number,
-            detail,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixture::{example, invalid, TempDir};
+    // The behaviour shared with PostgreSQL is tested on both in
+    // tests/both_backends_keep_the_store_contract.rs.
     use crate::{ConfigStore, SqliteStore};
 
     fn store(tmp: &TempDir) -> SqliteStore {
         SqliteStore::open(tmp.path()).expect("open")
-    }
-
-    #[test]
-    fn an_empty_store_has_no_revisions() {
-        let tmp = TempDir::new("rev-empty");
-        let s = store(&tmp);
-        assert_eq!(s.latest().expect("latest"), None);
-        assert_eq!(s.get(1).expect("get"), None);
-        assert!(s.list(10).expect("list").is_empty());
-    }
-
-    #[test]
-    fn commits_read_back_by_latest_get_and_list() {
-        let tmp = TempDir::new("rev-roundtrip");
-        let s = store(&tmp);
-        let first = s.commit(None, &example(1), "alice", "first").expect("1");
-        let second = s.commit(Some(1), &example(2), "bob", "second").expect("2");
-        assert_eq!((first.number, second.number), (1, 2));
-
-        assert_eq!(s.latest().expect("latest"), Some(second.clone()));
-        let got = s.get(1).expect("get").expect("revision 1 exists");
-        assert_eq!(got, first);
-        assert_eq!(got.config, example(1));
-        assert_eq!(
-            (got.author.as_str(), got.comment.as_str()),
-            ("alice", "first")
-        );
-        assert_eq!(s.get(3).expect("get"), None);
-        assert_eq!(s.get(u64::MAX).expect("get"), None);
-
-        let listed = s.list(10).expect("list");
-        assert_eq!(listed, vec![second.meta(), first.meta()]);
-        assert_eq!(s.list(1).expect("list"), vec![second.meta()]);
-
-        // And from a fresh connection: nothing lived only in memory.
-        drop(s);
-        assert_eq!(store(&tmp).latest().expect("latest"), Some(second));
-    }
-
-    #[test]
-    fn the_first_revision_must_expect_none() {
-        let tmp = TempDir::new("rev-first");
-        let s = store(&tmp);
-        let err = s
-            .commit(Some(0), &example(1), "a", "c")
-            .expect_err("no revision 0");
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    expected: Some(0),
-                    current: None
-                }
-            ),
-            "{err:?}"
-        );
-        s.commit(None, &example(1), "a", "c").expect("first");
-        let err = s
-            .commit(None, &example(2), "a", "c")
-            .expect_err("not empty");
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    expected: None,
-                    current: Some(1)
-                }
-            ),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn a_stale_expected_revision_is_a_conflict_and_stores_nothing() {
-        let tmp = TempDir::new("rev-conflict");
-        let s = store(&tmp);
-        s.commit(None, &example(1), "a", "1").expect("1");
-        s.commit(Some(1), &example(2), "a", "2").expect("2");
-        let err = s
-            .commit(Some(1), &example(3), "b", "stale")
-            .expect_err("stale");
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    expected: Some(1),
-                    current: Some(2)
-                }
-            ),
-            "{err:?}"
-        );
-        assert_eq!(s.list(10).expect("list").len(), 2);
-        assert_eq!(s.audit(10).expect("audit").len(), 2);
-    }
-
-    #[test]
-    fn an_invalid_configuration_is_refused_and_nothing_is_stored() {
-        let tmp = TempDir::new("rev-invalid");
-        let s = store(&tmp);
-        let err = s.commit(None, &invalid(), "a", "bad").expect_err("invalid");
-        let StoreError::Invalid(errors) = &err else {
-            panic!("expected Invalid, got {err:?}");
-        };
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.path == "deployment.max_connections_per_destination"),
-            "{errors:?}"
-        );
-        assert!(err.to_string().contains("nothing was stored"), "{err}");
-        assert!(s.import(&invalid(), "a", "bad.toml").is_err());
-        assert_eq!(s.latest().expect("latest"), None);
-        assert!(s.audit(10).expect("audit").is_empty());
-    }
-
-    #[test]
-    fn import_follows_whatever_is_latest() {
-        let tmp = TempDir::new("rev-import");
-        let s = store(&tmp);
-        s.commit(None, &example(1), "a", "1").expect("1");
-        let imported = s
-            .import(&example(7), "cli", "/etc/egressd.toml")
-            .expect("import");
-        assert_eq!(imported.number, 2);
-        assert_eq!(imported.comment, "/etc/egressd.toml");
-        assert_eq!(
-            s.latest().expect("latest").map(|r| r.config),
-            Some(example(7))
-        );
     }
 
     #[test]

@@ -7,8 +7,7 @@ use super::{audit, sql_int};
 use crate::error::StoreError;
 use crate::model::{AuditAction, Timestamp, TokenId, TokenInfo, TokenScope};
 use crate::secret;
-
-const MAX_NAME_CHARS: usize = 100;
+use crate::token_rules::{check_name, describe};
 
 const COLUMNS: &str = "id, name, account, write, created_at, revoked_at";
 
@@ -147,30 +146,6 @@ pub(super) fn revoke(
     Ok(info)
 }
 
-fn check_name(name: &str) -> Result<(), StoreError> {
-    let refuse = |reason| {
-        Err(StoreError::BadTokenName {
-            name: name.to_string(),
-            reason,
-        })
-    };
-    if name.trim().is_empty() {
-        return refuse("it is empty");
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return refuse("it is longer than 100 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return refuse("it contains control characters");
-    }
-    Ok(())
-}
-
-/// The audit detail of a token change.
-fn describe(info: &TokenInfo) -> String {
-    format!("token {} {:?} ({})", info.id, info.name, info.scope)
-}
-
 fn read_token(row: &Row<'_>) -> Result<TokenInfo, StoreError> {
     let sql_error = |source| StoreError::Sql {
         operation: "read token",
@@ -204,85 +179,4 @@ fn read_token(row: &Row<'_>) -> Result<TokenInfo, StoreError> {
         created_at,
         revoked_at,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixture::TempDir;
-    use crate::{ConfigStore, SqliteStore};
-
-    fn acme_read() -> TokenScope {
-        TokenScope {
-            account: Some(AccountId("acme".into())),
-            write: false,
-        }
-    }
-
-    #[test]
-    fn a_created_token_verifies_until_revoked() {
-        let tmp = TempDir::new("tokens");
-        let s = SqliteStore::open(tmp.path()).expect("open");
-        let (info, secret) = s
-            .create_token("acme-ro", acme_read(), "op")
-            .expect("create");
-        assert_eq!(info.name, "acme-ro");
-        assert_eq!(info.scope, acme_read());
-        assert_eq!(info.revoked_at, None);
-
-        assert_eq!(s.verify_token(&secret).expect("verify"), Some(info.clone()));
-        assert_eq!(s.list_tokens().expect("list"), vec![info.clone()]);
-
-        let revoked = s.revoke_token(info.id, "op").expect("revoke");
-        assert!(revoked.revoked_at.is_some());
-        assert_eq!(s.verify_token(&secret).expect("verify"), None);
-        assert_eq!(s.list_tokens().expect("list"), vec![revoked.clone()]);
-
-        // Revoking again changes nothing and is not audited again.
-        assert_eq!(s.revoke_token(info.id, "op").expect("again"), revoked);
-        assert_eq!(s.audit(10).expect("audit").len(), 2);
-    }
-
-    #[test]
-    fn a_wrong_secret_verifies_as_nothing() {
-        let tmp = TempDir::new("tokens-wrong");
-        let s = SqliteStore::open(tmp.path()).expect("open");
-        let (_, secret) = s.create_token("t", acme_read(), "op").expect("create");
-        let mut wrong = secret.clone();
-        wrong.pop();
-        wrong.push(if secret.ends_with('0') { '1' } else { '0' });
-        for candidate in [wrong.as_str(), "", "egt_", &secret[..secret.len() - 1]] {
-            assert_eq!(
-                s.verify_token(candidate).expect("verify"),
-                None,
-                "{candidate:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn names_must_be_usable_and_unique_among_live_tokens() {
-        let tmp = TempDir::new("tokens-names");
-        let s = SqliteStore::open(tmp.path()).expect("open");
-        for bad in ["", "  ", "a\nb", &"x".repeat(101)] {
-            let err = s
-                .create_token(bad, acme_read(), "op")
-                .expect_err("bad name");
-            assert!(matches!(err, StoreError::BadTokenName { .. }), "{err:?}");
-        }
-        let (first, _) = s.create_token("ci", acme_read(), "op").expect("create");
-        let err = s.create_token("ci", acme_read(), "op").expect_err("taken");
-        assert!(err.to_string().contains("already has this name"), "{err}");
-        s.revoke_token(first.id, "op").expect("revoke");
-        let (second, _) = s.create_token("ci", acme_read(), "op").expect("reuse");
-        assert_ne!(first.id, second.id);
-    }
-
-    #[test]
-    fn revoking_an_unknown_token_names_it() {
-        let tmp = TempDir::new("tokens-unknown");
-        let s = SqliteStore::open(tmp.path()).expect("open");
-        let err = s.revoke_token(TokenId(42), "op").expect_err("unknown");
-        assert_eq!(err.to_string(), "no admin token has id 42");
-    }
 }

@@ -1,12 +1,16 @@
-//! Shared by the scenarios in this directory: throw-away data directories and configurations.
+//! Shared by the scenarios in this directory: throw-away data directories, PostgreSQL clusters,
+//! the two backends behind one face, and configurations.
 
 // Each scenario compiles this module on its own and uses part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use egress_model::Config;
+
+pub mod backends;
+pub mod pg_cluster;
 
 const EXAMPLE: &str = include_str!("../../../../examples/egressd.toml");
 
@@ -41,5 +45,12 @@ pub fn example(n: u32) -> Config {
     let mut config =
         Config::from_toml(EXAMPLE, "examples/egressd.toml").expect("the example is valid");
     config.deployment.max_connections_per_destination = 1000 + n;
+    config
+}
+
+/// A configuration that breaks a rule at `deployment.max_connections_per_destination`.
+pub fn invalid() -> Config {
+    let mut config = example(0);
+    config.deployment.max_connections_per_destination = 0;
     config
 }

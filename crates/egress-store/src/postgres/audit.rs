@@ -1,0 +1,85 @@
+//! The audit log: one row per change, written in the transaction of the change itself.
+
+use postgres::{GenericClient, Row};
+
+use super::sql_int;
+use crate::error::StoreError;
+use crate::model::{AuditAction, AuditEntry, Timestamp};
+
+/// An entry about to be appended.
+#[derive(Debug)]
+pub(super) struct NewEntry<'a> {
+    pub time: Timestamp,
+    pub actor: &'a str,
+    pub action: AuditAction,
+    pub revision: Option<u64>,
+    pub detail: &'a str,
+}
+
+/// Appends `entry` inside the caller's transaction, so the change and its record commit together.
+pub(super) fn append(tx: &mut impl GenericClient, entry: &NewEntry<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit (time, actor, action, revision, detail) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &entry.time.to_string(),
+            &entry.actor,
+            &entry.action.code(),
+            &entry.revision.map(sql_int),
+            &entry.detail,
+        ],
+    )
+    .map_err(|source| StoreError::Postgres {
+        operation: "append audit entry",
+        source,
+    })?;
+    Ok(())
+}
+
+pub(super) fn list(
+    client: &mut impl GenericClient,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, time, actor, action, revision, detail FROM audit
+             ORDER BY id DESC LIMIT $1",
+            &[&sql_int(limit)],
+        )
+        .map_err(|source| StoreError::Postgres {
+            operation: "list audit entries",
+            source,
+        })?;
+    rows.iter().map(read_entry).collect()
+}
+
+fn read_entry(row: &Row) -> Result<AuditEntry, StoreError> {
+    let sql_error = |source| StoreError::Postgres {
+        operation: "read audit entry",
+        source,
+    };
+    let id: i64 = row.try_get(0).map_err(sql_error)?;
+    let corrupt = |detail| StoreError::CorruptRecord {
+        table: "audit",
+        id,
+        detail,
+    };
+    let time: String = row.try_get(1).map_err(sql_error)?;
+    let time = Timestamp::parse(&time)
+        .map_err(|e| corrupt(format!("time {time:?} is not an RFC 3339 time: {e}")))?;
+    let action: String = row.try_get(3).map_err(sql_error)?;
+    let action = AuditAction::from_code(&action)
+        .ok_or_else(|| corrupt(format!("action {action:?} is not one the store writes")))?;
+    let revision: Option<i64> = row.try_get(4).map_err(sql_error)?;
+    let revision = revision
+        .map(u64::try_from)
+        .transpose()
+        .map_err(|_| corrupt("the revision is negative".to_string()))?;
+    Ok(AuditEntry {
+        id: u64::try_from(id).map_err(|_| corrupt("the id is negative".to_string()))?,
+        time,
+        actor: row.try_get(2).map_err(sql_error)?,
+        action,
+        revision,
+        detail: row.try_get(5).map_err(sql_error)?,
+    })
+}
