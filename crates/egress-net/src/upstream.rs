@@ -188,11 +188,16 @@ mod tests {
         origin.read_to_end(&mut got).await.expect("read");
         assert_eq!(got, b"ping");
         let body = vec![7u8; 1 << 20];
-        origin.write_all(&body).await.expect("write body");
-        origin.shutdown().await.expect("shutdown origin");
+        let len = body.len();
+        // The origin writes while the client reads: the duplex pipes hold 4 KiB.
+        let writer = tokio::spawn(async move {
+            origin.write_all(&body).await.expect("write body");
+            origin.shutdown().await.expect("shutdown origin");
+        });
         let mut received = Vec::new();
         client.read_to_end(&mut received).await.expect("read body");
-        assert_eq!(received.len(), body.len());
+        assert_eq!(received.len(), len);
+        writer.await.expect("writer");
         let outcome = relay.await.expect("relay");
         assert_eq!((outcome.bytes_up, outcome.bytes_down), (4, 1 << 20));
         assert_eq!(outcome.close_reason, "closed");
