@@ -78,6 +78,8 @@ mod process;
 mod proxy_origin;
 mod topology;
 
+pub mod pg_cluster;
+
 pub use backbone::BackboneLink;
 pub use bulk_origin::{fetch_bulk, BulkOrigin};
 pub use error::HarnessError;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use egress_model::Config;
 
 pub mod backends;
-pub mod pg_cluster;
+pub use egress_harness::pg_cluster;
 
 const EXAMPLE: &str = include_str!("../../../../examples/egressd.toml");
 
