@@ -45,6 +45,8 @@ pub enum ApiError {
     },
     /// The node runs from a TOML file; the API does not change it. 409.
     FileMode,
+    /// The node follows control planes; writes go to a control plane. 409.
+    Subscribed,
     /// The resulting configuration breaks validation rules; nothing was stored. 422.
     Invalid(Vec<Problem>),
     /// The configuration does not survive the store's TOML round trip; nothing was stored. 422.
@@ -112,6 +114,8 @@ pub enum ErrorCode {
     Conflict,
     /// 409: writes are refused in file mode.
     FileMode,
+    /// 409: writes are refused on a node that follows control planes.
+    Subscribed,
     /// 422.
     Invalid,
     /// 422.
@@ -174,9 +178,10 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } | ApiError::FileMode => {
-                StatusCode::CONFLICT
-            }
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::FileMode
+            | ApiError::Subscribed => StatusCode::CONFLICT,
             ApiError::Invalid(_) | ApiError::NotRepresentable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -198,6 +203,7 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
             ApiError::FileMode => ErrorCode::FileMode,
+            ApiError::Subscribed => ErrorCode::Subscribed,
             ApiError::Invalid(_) => ErrorCode::Invalid,
             ApiError::NotRepresentable { .. } => ErrorCode::NotRepresentable,
             ApiError::TooLarge { .. } => ErrorCode::TooLarge,
@@ -243,6 +249,9 @@ impl ApiError {
                 "the change is based on revision {expected} but the latest is {current}; \
                  read the latest revision and apply the change again"
             ),
+            ApiError::Subscribed => "this node follows control planes (serve --control-plane): \
+                                     write on a control plane, whose revisions reach every node"
+                .to_string(),
             ApiError::FileMode => "this node runs from its configuration file: the TOML file \
                                    is the source of truth; use `egressd config import` to switch \
                                    to store mode"

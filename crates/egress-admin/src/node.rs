@@ -30,6 +30,12 @@ pub trait Node: Send + Sync + 'static {
     fn record_geo_check(&self, report: &egress_geo::GeoCheckReport) {
         let _ = report;
     }
+    /// The revision this process runs, updated as it applies new ones; `None` when the node
+    /// cannot tell (the long poll then waits on the store).
+    fn revision_updates(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Connections and bytes per egress address over the last hour, from the node's bounded
     /// in-memory history. A node that keeps none answers an empty history.
     fn traffic_history(&self) -> TrafficHistoryView {
@@ -118,6 +124,12 @@ pub enum Mode {
     Store {
         /// The store's data directory.
         data_dir: String,
+    },
+    /// Control planes are the source of truth (`serve --control-plane`); the API refuses
+    /// writes and the node keeps the last revision it received on disk.
+    Subscribed {
+        /// The control planes' admin API addresses, in the order they are tried.
+        control_planes: Vec<String>,
     },
 }
 

@@ -15,8 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
 use crate::resources::{
-    accounts, address_space, config, dedicated_ips, endpoints, explain, geo, locations, networks,
-    observe, policies, users,
+    accounts, address_space, config, dedicated_ips, distribution, endpoints, explain, geo,
+    locations, networks, observe, policies, users,
 };
 
 /// Routes anyone may call; every other needs a bearer token.
@@ -79,6 +79,7 @@ const UNTAGGED_PATHS: [&str; 11] = [
         geo::geofeed_csv, geo::egress_manifest, geo::geo_check,
         observe::healthz, observe::readyz, observe::status, observe::connections,
         observe::port_usage, observe::logs, observe::traffic_history, observe::metrics,
+        distribution::next_revision, distribution::node_reports,
         openapi_json,
     ),
     components(schemas(ErrorBody)),

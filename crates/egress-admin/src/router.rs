@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::node::Node;
 use crate::openapi::openapi_json;
 use crate::resources::{
-    accounts, address_space, config, dedicated_ips, endpoints, explain, geo, locations, networks,
-    observe, policies, users,
+    accounts, address_space, config, dedicated_ips, distribution, endpoints, explain, geo,
+    locations, networks, observe, policies, users,
 };
 use crate::state::AppState;
 
@@ -126,6 +126,8 @@ fn table() -> Table {
         .get("/v1/logs", observe::logs)
         .get("/v1/geo/check", geo::geo_check)
         .get("/v1/traffic-history", observe::traffic_history)
+        .get("/v1/config/next", distribution::next_revision)
+        .get("/v1/fleet/nodes", distribution::node_reports)
         .post("/v1/explain", explain::explain_intent)
         // The whole document and its history.
         .get("/v1/config", config::get_config)

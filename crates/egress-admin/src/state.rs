@@ -17,6 +17,8 @@ pub(crate) struct AppState {
     /// Writes run one at a time: read latest, change, validate, commit, apply.
     pub(crate) writes: Arc<tokio::sync::Mutex<()>>,
     pub(crate) tokens: Arc<TokenCache>,
+    /// The revision each subscribed node last reported.
+    pub(crate) reports: Arc<crate::resources::distribution::NodeReports>,
     /// The latest revision read, so reads do not parse the document again while it is current.
     latest: Arc<Mutex<Option<Arc<Revision>>>>,
 }
@@ -36,6 +38,7 @@ impl AppState {
             node,
             writes: Arc::new(tokio::sync::Mutex::new(())),
             tokens: Arc::new(TokenCache::new(crate::auth::TOKEN_CACHE_TTL)),
+            reports: Arc::default(),
             latest: Arc::new(Mutex::new(None)),
         }
     }

@@ -135,8 +135,10 @@ pub(crate) async fn write<T, F>(
 where
     F: FnOnce(&mut Config) -> Result<T, ApiError>,
 {
-    if matches!(state.node.status().mode, Mode::File { .. }) {
-        return Err(ApiError::FileMode);
+    match state.node.status().mode {
+        Mode::File { .. } => return Err(ApiError::FileMode),
+        Mode::Subscribed { .. } => return Err(ApiError::Subscribed),
+        Mode::Store { .. } => {}
     }
     let _serialised = state.writes.lock().await;
     let current = state.current().await?;

@@ -49,6 +49,9 @@ impl Node for NodeHandle {
             source::Mode::Store { store } => Mode::Store {
                 data_dir: store.clone(),
             },
+            source::Mode::Subscribed { control_planes } => Mode::Subscribed {
+                control_planes: control_planes.clone(),
+            },
         };
         NodeStatus {
             node_id: self.node_id.clone(),
@@ -151,6 +154,10 @@ impl Node for NodeHandle {
             .metrics
             .geo_mismatches
             .set(mismatches);
+    }
+
+    fn revision_updates(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.source.applied())
     }
 
     fn traffic_history(&self) -> TrafficHistoryView {

@@ -86,7 +86,7 @@ impl ApiClient {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, String> {
         let io = |e: std::io::Error| format!("admin API at {}: {e}", self.authority);
-        let mut stream = TcpStream::connect(&self.authority).map_err(io)?;
+        let mut stream = connect(&self.authority).map_err(io)?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io)?;
@@ -133,6 +133,23 @@ impl ApiClient {
         Ok(Answer { status, body })
     }
 }
+
+/// Connects to the first address of `authority` that answers, giving each a few seconds: an
+/// unreachable API fails fast instead of waiting for the kernel's connect timeout.
+fn connect(authority: &str) -> std::io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for addr in authority.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("the name resolves to no address")))
+}
+
+/// Time to connect to the admin API.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

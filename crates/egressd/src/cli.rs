@@ -377,6 +377,18 @@ pub struct ServeArgs {
     /// Milliseconds between health probes of each peer; a peer is down after two failures.
     #[arg(long, default_value_t = 500)]
     pub fleet_probe_interval_ms: u64,
+    /// Follow a control plane instead of holding the store of record: its admin API address
+    /// (`http://HOST:PORT`); repeat for replicas, tried in turn. The last revision received is
+    /// kept in the data directory and served at start when no control plane answers.
+    #[arg(long = "control-plane", conflicts_with = "config")]
+    pub control_plane: Vec<String>,
+    /// The control plane's API token (or EGRESSD_CONTROL_PLANE_TOKEN).
+    #[arg(long, env = "EGRESSD_CONTROL_PLANE_TOKEN", hide_env_values = true)]
+    pub control_plane_token: Option<String>,
+    /// Serve the admin API (and the configuration to subscribed nodes) only: open no proxy
+    /// listener and join no fleet. For control-plane replicas.
+    #[arg(long, conflicts_with_all = ["fleet_dir", "no_admin"])]
+    pub api_only: bool,
     /// A MaxMind DB file for `GET /v1/geo/check` and the `egressd_geo_mismatches` gauge
     /// (repeatable).
     #[arg(long = "geo-mmdb")]

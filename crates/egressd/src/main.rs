@@ -13,6 +13,7 @@ mod gateway;
 mod history;
 mod serve;
 mod source;
+mod subscribe;
 mod system;
 mod verify;
 mod whoami;

@@ -16,6 +16,7 @@ use crate::admin::{serve_admin, NodeHandle};
 use crate::cli::ServeArgs;
 use crate::gateway::{DataPathSettings, EgressGateway, LogSink};
 use crate::source::Source;
+use crate::subscribe::Subscription;
 use crate::system;
 
 /// The embedded default configuration (loopback only, no setup).
@@ -34,7 +35,10 @@ pub fn run(args: &ServeArgs, store: Option<&str>) -> Result<std::process::ExitCo
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve(args, store))
+    let outcome = runtime.block_on(serve(args, store));
+    // A control-plane poll left waiting on a blocking thread must not hold up the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome
 }
 
 async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::ExitCode, String> {
@@ -44,10 +48,17 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         args.data_dir.clone(),
         store.map(str::to_string),
     );
-    let (source, config, revision) =
-        tokio::task::spawn_blocking(move || Source::open(config_file, data_dir, store))
-            .await
-            .map_err(|e| format!("opening the store failed: {e}"))??;
+    let subscription = (!args.control_plane.is_empty()).then(|| Subscription {
+        control_planes: args.control_plane.clone(),
+        token: args.control_plane_token.clone(),
+        node: args.node.clone(),
+    });
+    let opening = subscription.clone();
+    let (source, config, revision) = tokio::task::spawn_blocking(move || {
+        Source::open(config_file, data_dir, store, opening.as_ref())
+    })
+    .await
+    .map_err(|e| format!("opening the store failed: {e}"))??;
     let source = Arc::new(source);
     let origin = source.describe();
     let snapshot = Snapshot::compile(&config, &origin, revision).map_err(|e| e.to_string())?;
@@ -87,11 +98,13 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
     });
 
     // One listener per address; several endpoints may share it (validation guarantees they
-    // speak one protocol and that accounts share only credentials listeners).
+    // speak one protocol and that accounts share only credentials listeners). A control-plane
+    // replica (--api-only) carries no traffic.
     let listeners: BTreeMap<SocketAddr, ProxyProtocol> = config
         .accounts
         .iter()
         .flat_map(|a| a.proxy_endpoints.iter().map(|ep| (ep.listen, ep.protocol)))
+        .filter(|_| !args.api_only)
         .collect();
     eprintln!("egressd: node {node_id} in location {location}, configuration {origin}");
     // Signal handlers before the listeners: once a listener accepts, SIGTERM/SIGINT must drain
@@ -154,6 +167,14 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
             stop_rx.clone(),
         ))
     });
+    let follower = subscription.map(|subscription| {
+        tokio::spawn(crate::subscribe::follow(
+            Arc::clone(&source),
+            Arc::clone(&gateway),
+            subscription,
+            stop_rx.clone(),
+        ))
+    });
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -166,6 +187,11 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
     if let Some(watcher) = watcher {
         // It notices the stop within one WAIT_FOR_REVISION.
         let _ = watcher.await;
+    }
+    if let Some(follower) = follower {
+        // Its poll may wait for long at the control plane: no reason to wait for it.
+        follower.abort();
+        let _ = follower.await;
     }
     let mut aborted = 0;
     while let Some(result) = listeners_done.join_next().await {

@@ -20,6 +20,7 @@ use egress_store::ConfigStore;
 
 use crate::gateway::EgressGateway;
 use crate::serve::DEFAULT_CONFIG;
+use crate::subscribe::{self, Received, Subscription};
 
 /// The mode, as `/status` shows it.
 #[derive(Debug, Clone)]
@@ -31,6 +32,10 @@ pub enum Mode {
     Store {
         store: String,
     },
+    /// Revisions come from control planes; the local store keeps the last good one.
+    Subscribed {
+        control_planes: Vec<String>,
+    },
 }
 
 /// The configuration source of a running node.
@@ -41,6 +46,8 @@ pub struct Source {
     current: arc_swap::ArcSwap<Config>,
     file_mtime: Mutex<Option<SystemTime>>,
     applying: Mutex<()>,
+    /// The applied revision, for the control-plane long poll.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Source {
@@ -65,17 +72,39 @@ impl Source {
         config: Option<PathBuf>,
         data_dir: Option<PathBuf>,
         store_url: Option<String>,
+        subscription: Option<&Subscription>,
     ) -> Result<(Source, Config, u64), String> {
         let opened = crate::cmd_store::open_store(data_dir.as_deref(), store_url.as_deref())?;
         let store = opened.store;
-        let (mode, config, revision, file_mtime) = match config {
-            Some(path) => {
+        let (mode, config, revision, file_mtime) = match (config, subscription) {
+            (_, Some(subscription)) => {
+                let mode = Mode::Subscribed {
+                    control_planes: subscription.control_planes.clone(),
+                };
+                let cached = store
+                    .latest()
+                    .map_err(|e| e.to_string())?
+                    .and_then(|r| subscribe::cached_revision(&r.comment).map(|n| (r.config, n)));
+                match cached {
+                    // The last good revision on disk: serve at once, catch up when a control
+                    // plane answers.
+                    Some((config, number)) => (mode, config, number, None),
+                    None => {
+                        let received = subscription.first().map_err(|e| {
+                            format!("no control plane answered and the data directory holds no revision from one: {e}")
+                        })?;
+                        subscribe::cache(store.as_ref(), &received)?;
+                        (mode, received.config, received.revision, None)
+                    }
+                }
+            }
+            (Some(path), None) => {
                 let file_mtime = mtime(&path);
                 let config = Config::load(&path).map_err(|e| e.to_string())?;
                 let revision = record_file(store.as_ref(), &config, &path)?;
                 (Mode::File { path }, config, revision, file_mtime)
             }
-            None => {
+            (None, None) => {
                 let latest = store.latest().map_err(|e| e.to_string())?;
                 let revision = match latest {
                     Some(r) => r,
@@ -104,6 +133,7 @@ impl Source {
             current: arc_swap::ArcSwap::from_pointee(config.clone()),
             file_mtime: Mutex::new(file_mtime),
             applying: Mutex::new(()),
+            applied: tokio::sync::watch::channel(revision).0,
         };
         Ok((source, config, revision))
     }
@@ -125,6 +155,35 @@ impl Source {
                 format!("file {} (revision {})", path.display(), self.revision())
             }
             Mode::Store { store } => format!("store {store} (revision {})", self.revision()),
+            Mode::Subscribed { control_planes } => format!(
+                "control plane {} (revision {})",
+                control_planes.join(", "),
+                self.revision()
+            ),
+        }
+    }
+
+    /// Applied revisions as they change.
+    pub fn applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Subscribed mode: applies a revision received from a control plane, then keeps it on
+    /// disk. One that does not compile is refused and the running one stays. Blocking.
+    pub fn take(&self, gateway: &EgressGateway, received: Received) {
+        let number = received.revision;
+        match self
+            .apply(gateway, number, &received.config)
+            .and_then(|()| subscribe::cache(self.store.as_ref(), &received))
+        {
+            Ok(()) => eprintln!("egressd: now running control-plane revision {number}"),
+            Err(e) => {
+                gateway.recorder().metrics.reload_failures.inc();
+                eprintln!(
+                    "egressd: control-plane revision {number} refused, keeping {}:\n{e}",
+                    self.revision()
+                );
+            }
         }
     }
 
@@ -146,6 +205,7 @@ impl Source {
         gateway.replace(config, snapshot);
         self.current.store(Arc::new(config.clone()));
         self.revision.store(revision, Ordering::Relaxed);
+        self.applied.send_replace(revision);
         gateway.recorder().metrics.revision.set(revision as i64);
         Ok(())
     }
@@ -197,6 +257,8 @@ impl Source {
                 Ok(_) => return,
                 Err(e) => Err(format!("cannot read the store: {e}")),
             },
+            // Revisions arrive from the control plane (`subscribe::follow`).
+            Mode::Subscribed { .. } => return,
         };
         match outcome {
             Ok(message) => eprintln!("egressd: {message}"),

@@ -8,6 +8,7 @@ pub(crate) mod accounts;
 pub(crate) mod address_space;
 pub(crate) mod config;
 pub(crate) mod dedicated_ips;
+pub(crate) mod distribution;
 pub(crate) mod endpoints;
 pub(crate) mod explain;
 pub(crate) mod explain_view;

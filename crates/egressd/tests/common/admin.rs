@@ -100,6 +100,7 @@ impl Scenario {
     pub fn admin(&self, token: &str) -> Admin {
         Admin {
             ns: self.gateway_ns().clone(),
+            addr: ADMIN,
             token: Some(token.to_string()),
         }
     }
@@ -156,6 +157,7 @@ pub fn cli(args: &[&str]) -> String {
 #[derive(Debug, Clone)]
 pub struct Admin {
     ns: Netns,
+    addr: SocketAddr,
     token: Option<String>,
 }
 
@@ -205,10 +207,20 @@ impl Reply {
 }
 
 impl Admin {
+    /// A client of the admin API at `addr`, reached from namespace `ns`.
+    pub fn at(ns: &Netns, addr: SocketAddr, token: &str) -> Admin {
+        Admin {
+            ns: ns.clone(),
+            addr,
+            token: Some(token.to_string()),
+        }
+    }
+
     /// The same client without a token.
     pub fn anonymous(&self) -> Admin {
         Admin {
             ns: self.ns.clone(),
+            addr: self.addr,
             token: None,
         }
     }
@@ -224,12 +236,12 @@ impl Admin {
     ) -> std::io::Result<Reply> {
         let mut stream = self
             .ns
-            .connect_tcp(None, ADMIN)
+            .connect_tcp(None, self.addr)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         let body = body.map(Value::to_string).unwrap_or_default();
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {ADMIN}\r\n");
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
         if let Some(token) = &self.token {
             request.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }

@@ -40,6 +40,8 @@ pub const FRA_OR_DEFAULT_PORT: u16 = 8082;
 pub const UNMATCHED_PORT: u16 = 8083;
 /// Port of the bulk origin, pinned to fra's IPv4 like [`PINNED_FRA_PORT`].
 pub const BULK_PORT: u16 = 9000;
+/// A whoami port no policy of the configuration names; scenarios add policies for it.
+pub const SPARE_PORT: u16 = 8084;
 /// The on-net destination (PROXY v2 origin) in the internet namespace.
 pub const ON_NET_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 90);
 /// Port of the on-net origin.
@@ -182,6 +184,8 @@ pub struct Fleet {
     pub net: Topology,
     pub dir: TempDir,
     pub config: PathBuf,
+    /// Where nodes get their configuration: `--config FILE` unless a scenario says otherwise.
+    pub source_args: Vec<String>,
     lab: Lab,
 }
 
@@ -189,6 +193,24 @@ impl Fleet {
     /// Builds the topology, the fleet's certificates and starts every node; returns once each
     /// node sees both peers answer.
     pub fn start(test: &str, users: &[(String, String)]) -> Fleet {
+        let mut fleet = Fleet::build(test, users);
+        fleet.start_nodes();
+        fleet
+    }
+
+    /// Starts every node and returns once each sees both peers answer.
+    pub fn start_nodes(&mut self) {
+        for index in 0..LOCATIONS.len() {
+            let node = self.spawn_node(index);
+            self.nodes.push(Some(node));
+        }
+        for index in 0..LOCATIONS.len() {
+            self.wait_peers_up(index, 2);
+        }
+    }
+
+    /// The topology, certificates, configuration file and origins, without nodes.
+    pub fn build(test: &str, users: &[(String, String)]) -> Fleet {
         let mut lab = Lab::new(test).expect("lab (run the end-to-end tests as root)");
         let mut spec = TopologySpec::new();
         for (index, code) in LOCATIONS.iter().enumerate() {
@@ -226,32 +248,31 @@ impl Fleet {
         }
         let whoami = start_whoami(
             &net.internet,
-            &[PINNED_FRA_PORT, FRA_OR_DEFAULT_PORT, UNMATCHED_PORT, 8080],
+            &[
+                PINNED_FRA_PORT,
+                FRA_OR_DEFAULT_PORT,
+                UNMATCHED_PORT,
+                8080,
+                SPARE_PORT,
+            ],
         );
-        let mut fleet = Fleet {
+        let source_args = vec!["--config".into(), config.display().to_string()];
+        Fleet {
             nodes: Vec::new(),
             whoami,
             net,
             dir,
             config,
+            source_args,
             lab,
-        };
-        for index in 0..LOCATIONS.len() {
-            let node = fleet.spawn_node(index);
-            fleet.nodes.push(Some(node));
         }
-        for index in 0..LOCATIONS.len() {
-            fleet.wait_peers_up(index, 2);
-        }
-        fleet
     }
 
     fn spawn_node(&self, index: usize) -> Process {
         let code = LOCATIONS[index];
-        let args: Vec<String> = vec![
-            "serve".into(),
-            "--config".into(),
-            self.config.display().to_string(),
+        let mut args: Vec<String> = vec!["serve".into()];
+        args.extend(self.source_args.iter().cloned());
+        args.extend([
             "--node".into(),
             format!("{code}-1"),
             "--fleet-dir".into(),
@@ -270,7 +291,7 @@ impl Fleet {
                 .to_string(),
             "--admin-listen".into(),
             "127.0.0.1:9090".into(),
-        ];
+        ]);
         let mut node = Process::spawn(
             "egressd serve",
             &self.net.gateways[index].ns,
@@ -283,7 +304,7 @@ impl Fleet {
     }
 
     /// Waits until node `index`'s stderr says how many peers answer.
-    fn wait_peers_up(&mut self, index: usize, peers: usize) {
+    pub fn wait_peers_up(&mut self, index: usize, peers: usize) {
         let node = self.nodes[index].as_mut().expect("node running");
         node.wait_stderr("its peers to answer", 1, |l| {
             l.contains("fleet health:") && l.contains(&format!("peers_up={peers}/"))
