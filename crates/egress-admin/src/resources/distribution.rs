@@ -35,7 +35,7 @@ pub(crate) struct NextQuery {
 
 /// A revision as nodes receive it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RevisionDocument {
+pub struct NodeRevision {
     /// The control plane's revision number.
     pub revision: u64,
     /// The whole configuration.
@@ -82,7 +82,7 @@ impl NodeReports {
 /// Answers with the latest revision once it is newer than `after`, or 204 after `wait_secs`.
 #[utoipa::path(get, path = "/v1/config/next", tag = "control plane", params(NextQuery),
     responses(
-        (status = 200, description = "A revision newer than `after`", body = RevisionDocument),
+        (status = 200, description = "A revision newer than `after`", body = NodeRevision),
         (status = 204, description = "No newer revision within `wait_secs`")))]
 pub(crate) async fn next_revision(
     State(state): State<AppState>,
@@ -97,7 +97,7 @@ pub(crate) async fn next_revision(
     loop {
         if let Some(latest) = state.latest().await? {
             if latest.number > query.after {
-                let document = RevisionDocument {
+                let document = NodeRevision {
                     revision: latest.number,
                     config: latest.config.clone(),
                 };
