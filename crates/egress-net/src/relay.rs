@@ -66,7 +66,7 @@ impl Activity {
 }
 
 /// The log's close reason for how both directions ended.
-pub(crate) fn close_reason(result: io::Result<()>) -> &'static str {
+fn close_reason(result: io::Result<()>) -> &'static str {
     match result {
         Ok(()) => "closed",
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
@@ -86,6 +86,17 @@ pub async fn relay(client: &TcpStream, upstream: &TcpStream, idle: Duration) -> 
         );
         a.and(b)
     };
+    outcome(both, &activity, idle, (&up, &down)).await
+}
+
+/// Waits for both directions to end, or for `idle` without a byte either way; then reads the
+/// byte counts (up, down).
+pub(crate) async fn outcome(
+    both: impl std::future::Future<Output = io::Result<()>>,
+    activity: &Activity,
+    idle: Duration,
+    (up, down): (&AtomicU64, &AtomicU64),
+) -> RelayOutcome {
     let close_reason = tokio::select! {
         result = both => close_reason(result),
         () = activity.quiet_for(idle) => "idle_timeout",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::relay::{close_reason, relay, Activity, RelayOutcome};
+use crate::relay::{outcome, relay, Activity, RelayOutcome};
 
 /// Read size of a forwarded stream's relay: 64 KiB moves bulk in few calls while every buffer
 /// below it (HTTP/2 frames, TLS records) stays under the allocator's mmap threshold.
@@ -127,15 +127,7 @@ where
         );
         x.and(y)
     };
-    let close_reason = tokio::select! {
-        result = both => close_reason(result),
-        () = activity.quiet_for(idle) => "idle_timeout",
-    };
-    RelayOutcome {
-        bytes_up: up.load(Ordering::Relaxed),
-        bytes_down: down.load(Ordering::Relaxed),
-        close_reason,
-    }
+    outcome(both, &activity, idle, (&up, &down)).await
 }
 
 /// Copies until the reader closes, then shuts the writer's direction down.

@@ -120,12 +120,7 @@ fleet_address = "10.201.{n}.1:{FLEET_PORT}"
             n = index + 1,
         ));
     }
-    let users: String = users
-        .iter()
-        .map(|(name, hash)| {
-            format!("\n[[accounts.users]]\nname = {name:?}\npassword_hash = {hash:?}\n")
-        })
-        .collect();
+    let users = super::users_toml(users);
     out.push_str(&format!(
         r#"
 [[accounts]]

@@ -128,6 +128,16 @@ impl Default for Setup {
     }
 }
 
+/// `[[accounts.users]]` tables for (name, argon2 PHC hash) pairs.
+pub fn users_toml(users: &[(String, String)]) -> String {
+    users
+        .iter()
+        .map(|(name, hash)| {
+            format!("\n[[accounts.users]]\nname = {name:?}\npassword_hash = {hash:?}\n")
+        })
+        .collect()
+}
+
 /// The configuration: one single-location deployment, one account with a dedicated IP, four
 /// listeners (HTTP and SOCKS5, each by source prefix and by credentials), a policy sending the
 /// dedicated ports out of the dedicated IP and a catch-all to the default range.
@@ -149,13 +159,7 @@ pub fn config_toml(setup: &Setup) -> String {
         .max_connections_per_destination
         .map(|n| format!("max_connections_per_destination = {n}\n"))
         .unwrap_or_default();
-    let users: String = setup
-        .users
-        .iter()
-        .map(|(name, hash)| {
-            format!("\n[[accounts.users]]\nname = {name:?}\npassword_hash = {hash:?}\n")
-        })
-        .collect();
+    let users = users_toml(&setup.users);
     format!(
         r#"[deployment]
 single_location = true
