@@ -172,8 +172,13 @@ fn bearer_secret(authorization: Option<&HeaderValue>) -> Result<&str, ApiError> 
     Ok(secret)
 }
 
-/// `POST` routes that only read: explain, and the dry-run validation of a policy.
-const READING_POSTS: [&str; 2] = ["/v1/explain", "/v1/accounts/{id}/policy-validation"];
+/// `POST` routes that change no configuration: explain, the dry-run validation of a policy,
+/// and nodes' health reports (kept in memory, read back as the fleet's view).
+const READING_POSTS: [&str; 3] = [
+    "/v1/explain",
+    "/v1/accounts/{id}/policy-validation",
+    "/v1/fleet/health-reports",
+];
 
 /// Whether the request changes configuration (explain and validation only read).
 pub(crate) fn is_write(method: &Method, route: &str) -> bool {

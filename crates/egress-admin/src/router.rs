@@ -128,6 +128,8 @@ fn table() -> Table {
         .get("/v1/traffic-history", observe::traffic_history)
         .get("/v1/config/next", distribution::next_revision)
         .get("/v1/fleet/nodes", distribution::node_reports)
+        .get("/v1/fleet/health", distribution::fleet_health)
+        .post("/v1/fleet/health-reports", distribution::report_health)
         .post("/v1/explain", explain::explain_intent)
         // The whole document and its history.
         .get("/v1/config", config::get_config)

@@ -19,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: Arc<TokenCache>,
     /// The revision each subscribed node last reported.
     pub(crate) reports: Arc<crate::resources::distribution::NodeReports>,
+    /// The nodes' latest health reports.
+    pub(crate) health: Arc<crate::resources::distribution::HealthReports>,
     /// The latest revision read, so reads do not parse the document again while it is current.
     latest: Arc<Mutex<Option<Arc<Revision>>>>,
 }
@@ -39,6 +41,7 @@ impl AppState {
             writes: Arc::new(tokio::sync::Mutex::new(())),
             tokens: Arc::new(TokenCache::new(crate::auth::TOKEN_CACHE_TTL)),
             reports: Arc::default(),
+            health: Arc::default(),
             latest: Arc::new(Mutex::new(None)),
         }
     }

@@ -37,6 +37,8 @@ pub struct PeerStatus {
     pub spec: PeerSpec,
     /// Whether its last probes answered.
     pub up: bool,
+    /// Whether this node has probed it yet (before the first probe `up` is false).
+    pub probed: bool,
 }
 
 impl Membership {
@@ -97,6 +99,11 @@ impl Membership {
         &self.me
     }
 
+    /// This node's location.
+    pub fn location(&self) -> &LocationCode {
+        &self.location
+    }
+
     /// TLS settings of the fleet.
     pub fn tls(&self) -> &FleetTls {
         &self.tls
@@ -125,6 +132,7 @@ impl Membership {
             .map(|link| PeerStatus {
                 spec: link.spec().clone(),
                 up: link.is_up(),
+                probed: link.is_probed(),
             })
             .collect()
     }

@@ -52,6 +52,8 @@ pub struct PeerLink {
     timeouts: LinkTimeouts,
     sender: Mutex<Option<SendRequest<Empty<Bytes>>>>,
     up: AtomicBool,
+    /// Whether a probe has finished since the link was made (before that `up` is a guess).
+    probed: AtomicBool,
     failures: AtomicU32,
 }
 
@@ -75,6 +77,7 @@ impl PeerLink {
             timeouts,
             sender: Mutex::new(None),
             up: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
             failures: AtomicU32::new(DOWN_AFTER),
         }
     }
@@ -89,11 +92,17 @@ impl PeerLink {
         self.up.load(Ordering::Relaxed)
     }
 
+    /// Whether this node has probed the peer yet.
+    pub fn is_probed(&self) -> bool {
+        self.probed.load(Ordering::Relaxed)
+    }
+
     /// Probes once and updates the up/down state; returns the new state.
     pub async fn probe(&self) -> bool {
         let ok = tokio::time::timeout(self.timeouts.probe, self.health())
             .await
             .is_ok_and(|r| r.is_ok());
+        self.probed.store(true, Ordering::Relaxed);
         if ok {
             self.failures.store(0, Ordering::Relaxed);
             self.up.store(true, Ordering::Relaxed);

@@ -112,6 +112,12 @@ impl LocationHealth {
         self
     }
 
+    /// Marks a location up again.
+    pub fn up(mut self, code: &str) -> Self {
+        self.down.retain(|d| d != code);
+        self
+    }
+
     /// Whether a location is marked down.
     pub fn is_down(&self, code: &str) -> bool {
         self.down.iter().any(|d| d == code)

@@ -9,6 +9,7 @@ mod cmd_fleet;
 mod cmd_geo;
 mod cmd_store;
 mod cmd_trace;
+mod fleet;
 mod gateway;
 mod history;
 mod serve;

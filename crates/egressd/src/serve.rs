@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use egress_fleet::{FleetFiles, FleetTls, LinkTimeouts, Membership, ServeSettings};
-use egress_model::{Config, LocationCode, ProxyProtocol};
+use egress_model::{Config, ProxyProtocol};
 use egress_onramp::server::{handle_http, handle_socks5, Listener, OnRampSettings};
 use egress_policy::Snapshot;
 use tokio::net::TcpListener;
@@ -78,7 +77,7 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
     };
     let fleet = match &args.fleet_dir {
-        Some(dir) => Some(join_fleet(dir, &config, &node_id, &location, args)?),
+        Some(dir) => Some(crate::fleet::join(dir, &config, &node_id, &location, args)?),
         None => None,
     };
     let gateway = Arc::new(EgressGateway::new(
@@ -88,8 +87,9 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         log,
         fleet.as_ref().map(|(membership, _)| Arc::clone(membership)),
     ));
-    let fleet_tasks =
-        fleet.map(|(membership, listener)| run_fleet(membership, listener, &gateway, args));
+    let fleet_tasks = fleet.map(|(membership, listener)| {
+        crate::fleet::run(membership, listener, &gateway, args, subscription.clone())
+    });
     let onramp = Arc::new(OnRampSettings {
         head_timeout: Duration::from_secs(args.head_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -219,7 +219,7 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
 
 /// Accept queue length: bursts of new tunnels wait in the kernel instead of being dropped (a
 /// dropped SYN costs the client a one-second retransmit). The kernel caps it at somaxconn.
-const BACKLOG: i32 = 4096;
+pub const BACKLOG: i32 = 4096;
 
 /// How often the file's modification time is checked (file mode), and how soon a store that
 /// failed to answer is asked again (store mode).
@@ -323,88 +323,6 @@ impl AcceptLoop {
         while connections.join_next().await.is_some() {}
         left
     }
-}
-
-/// Loads the fleet certificates and opens the fleet listener.
-fn join_fleet(
-    dir: &std::path::Path,
-    config: &Config,
-    node_id: &str,
-    location: &str,
-    args: &ServeArgs,
-) -> Result<(Arc<Membership>, TcpListener), String> {
-    let files = FleetFiles {
-        ca: dir.join(egress_fleet::pki::CA_CERT_FILE),
-        cert: dir.join(crate::cmd_fleet::NODE_CERT_FILE),
-        key: dir.join(crate::cmd_fleet::NODE_KEY_FILE),
-    };
-    let tls = FleetTls::load(&files).map_err(|e| format!("--fleet-dir: {e}"))?;
-    let configured = config
-        .nodes
-        .iter()
-        .find(|n| n.id == node_id)
-        .and_then(|n| n.fleet_address);
-    let addr = args.fleet_listen.or(configured).ok_or_else(|| {
-        format!("--fleet-dir: node {node_id} has no fleet_address in the configuration; give --fleet-listen")
-    })?;
-    let listener = system::listen(addr, BACKLOG)
-        .map_err(|e| format!("cannot listen on {addr} (fleet): {e}"))?;
-    eprintln!("egressd: fleet listener on {addr}");
-    let connect = Duration::from_secs(args.connect_timeout_secs);
-    let timeouts = LinkTimeouts {
-        connect: connect.min(Duration::from_secs(3)),
-        probe: Duration::from_millis(args.fleet_probe_interval_ms.clamp(100, 5_000)),
-        open: connect,
-    };
-    let membership = Membership::new(
-        node_id,
-        LocationCode(location.to_owned()),
-        tls,
-        timeouts,
-        config,
-    );
-    Ok((membership, listener))
-}
-
-/// Serves peers, probes them, and feeds their health into the gateway's snapshot.
-fn run_fleet(
-    membership: Arc<Membership>,
-    listener: TcpListener,
-    gateway: &Arc<EgressGateway>,
-    args: &ServeArgs,
-) -> [tokio::task::JoinHandle<()>; 3] {
-    let settings = ServeSettings {
-        handshake_timeout: Duration::from_secs(args.head_timeout_secs),
-        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
-    };
-    let dialer: Arc<dyn egress_fleet::ForwardDialer> = Arc::clone(gateway) as _;
-    let server = tokio::spawn(egress_fleet::serve(
-        listener,
-        Arc::clone(&membership),
-        dialer,
-        settings,
-    ));
-    let prober =
-        membership.spawn_prober(Duration::from_millis(args.fleet_probe_interval_ms.max(50)));
-    let mut health = membership.health();
-    let gateway = Arc::clone(gateway);
-    let follower = tokio::spawn(async move {
-        loop {
-            let view = health.borrow_and_update().clone();
-            gateway.set_health(view);
-            let peers = membership.peers();
-            let up = peers.iter().filter(|p| p.up).count();
-            eprintln!(
-                "egressd: fleet health: peers_up={up}/{} locations_down={:?}",
-                peers.len(),
-                gateway.locations_down()
-            );
-            if health.changed().await.is_err() {
-                return;
-            }
-        }
-    });
-    [server, prober, follower]
 }
 
 fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), String> {

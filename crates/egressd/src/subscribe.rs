@@ -70,6 +70,30 @@ impl Subscription {
         Ok(Some(Received { revision, config }))
     }
 
+    /// Sends this node's health report to control plane `index`; the locations the fleet's
+    /// view marks down. Blocking.
+    pub fn report_health(
+        &self,
+        index: usize,
+        report: &serde_json::Value,
+    ) -> Result<Vec<String>, String> {
+        let url = &self.control_planes[index % self.control_planes.len()];
+        let answer = ApiClient::new(url, self.token.clone())?.call(
+            "POST",
+            "/v1/fleet/health-reports",
+            Some(report),
+        )?;
+        Ok(answer.body["locations_down"]
+            .as_array()
+            .map(|codes| {
+                codes
+                    .iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The first revision at start: from any control plane that answers at once.
     pub fn first(&self) -> Result<Received, String> {
         let mut errors = Vec::new();

@@ -18,6 +18,7 @@ use egress_harness::ORIGIN_V4;
 use serde_json::{json, Value};
 
 const LAX: usize = 0;
+const FRA: usize = 2;
 /// Writes whose propagation is timed.
 const PROBES: usize = 20;
 
@@ -87,6 +88,24 @@ fn seen_through(fleet: &Fleet, index: usize) -> IpAddr {
     answer.seen_ip()
 }
 
+/// Waits until the control plane's fleet view marks exactly `down` as down.
+fn fleet_view_becomes(api: &Admin, down: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let view = api.call("GET", "/v1/fleet/health", None, &[]).expect(200);
+        if view.json["locations_down"] == json!(down) {
+            eprintln!("fleet view {down:?} after {:?}", started.elapsed());
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "fleet view: {}",
+            view.text
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
@@ -137,6 +156,15 @@ fn revisions_stream_from_control_planes_to_nodes() {
     let reports = api_1.call("GET", "/v1/fleet/nodes", None, &[]).expect(200);
     let nodes = reports.json.as_array().expect("reports").len();
     assert_eq!(nodes, LOCATIONS.len(), "{}", reports.text);
+
+    // The fleet's health view, shared through the control plane: fra stops, every node that
+    // reports finds it down; fra returns and the view clears.
+    fleet_view_becomes(&api_1, &[]);
+    fleet.kill(FRA);
+    fleet_view_becomes(&api_1, &["fra"]);
+    fleet.restart(FRA);
+    fleet.wait_peers_up(FRA, 2);
+    fleet_view_becomes(&api_1, &[]);
 
     // Propagation of more writes, timed per node.
     for i in 0..PROBES {

@@ -57,6 +57,85 @@ pub struct NodeReportView {
 #[derive(Debug, Default)]
 pub(crate) struct NodeReports(Mutex<BTreeMap<String, (u64, Timestamp)>>);
 
+/// What one node sees of its peers, sent every probe interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReport {
+    /// The reporting node.
+    pub node_id: String,
+    /// Each peer it probes and whether it answers.
+    pub peers: Vec<PeerHealth>,
+}
+
+/// One peer in a [`HealthReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerHealth {
+    /// The peer's node id.
+    pub node_id: String,
+    /// Its location.
+    pub location: String,
+    /// Whether it answered the reporter's last probes.
+    pub up: bool,
+}
+
+/// The fleet's view, from every fresh report this replica holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FleetHealthView {
+    /// Locations none of whose reported nodes answers any reporter.
+    pub locations_down: Vec<String>,
+    /// Nodes that reported within the freshness window.
+    pub reporters: Vec<String>,
+}
+
+/// Reports older than this no longer count.
+const REPORT_FRESH: Duration = Duration::from_secs(5);
+
+/// The latest health report of each node.
+#[derive(Debug, Default)]
+pub(crate) struct HealthReports(Mutex<BTreeMap<String, (HealthReport, Instant)>>);
+
+impl HealthReports {
+    fn record(&self, report: HealthReport) -> FleetHealthView {
+        let mut reports = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        reports.insert(report.node_id.clone(), (report, Instant::now()));
+        reports.retain(|_, (_, at)| at.elapsed() < REPORT_FRESH);
+        fleet_view(reports.values().map(|(report, _)| report))
+    }
+
+    fn view(&self) -> FleetHealthView {
+        let reports = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        fleet_view(
+            reports
+                .values()
+                .filter(|(_, at)| at.elapsed() < REPORT_FRESH)
+                .map(|(report, _)| report),
+        )
+    }
+}
+
+/// A location is down when it has reported nodes and no reporter reaches any of them; one
+/// reporter that does (the others are partitioned from it) keeps it up for the fleet.
+fn fleet_view<'a>(reports: impl Iterator<Item = &'a HealthReport>) -> FleetHealthView {
+    let mut locations: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut reporters = Vec::new();
+    for report in reports {
+        reporters.push(report.node_id.clone());
+        for peer in &report.peers {
+            *locations.entry(peer.location.as_str()).or_insert(false) |= peer.up;
+        }
+    }
+    // A node that reports is up, and so is its location.
+    FleetHealthView {
+        locations_down: locations
+            .into_iter()
+            .filter(|(_, up)| !up)
+            .map(|(code, _)| code.to_owned())
+            .collect(),
+        reporters,
+    }
+}
+
 impl NodeReports {
     fn record(&self, node: &str, revision: u64) {
         self.0
@@ -128,4 +207,71 @@ pub(crate) async fn next_revision(
     responses((status = 200, description = "One entry per node, by id", body = Vec<NodeReportView>)))]
 pub(crate) async fn node_reports(State(state): State<AppState>) -> axum::Json<Vec<NodeReportView>> {
     axum::Json(state.reports.views())
+}
+
+/// A node reports what it sees of its peers; the answer is the fleet's view.
+#[utoipa::path(post, path = "/v1/fleet/health-reports", tag = "control plane",
+    request_body = HealthReport,
+    responses((status = 200, description = "The fleet's view after this report", body = FleetHealthView)))]
+pub(crate) async fn report_health(
+    State(state): State<AppState>,
+    axum::Json(report): axum::Json<HealthReport>,
+) -> axum::Json<FleetHealthView> {
+    axum::Json(state.health.record(report))
+}
+
+/// The fleet's view of location health, from the nodes' fresh reports.
+#[utoipa::path(get, path = "/v1/fleet/health", tag = "control plane",
+    responses((status = 200, description = "Locations down for the fleet", body = FleetHealthView)))]
+pub(crate) async fn fleet_health(State(state): State<AppState>) -> axum::Json<FleetHealthView> {
+    axum::Json(state.health.view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(node: &str, peers: &[(&str, &str, bool)]) -> HealthReport {
+        HealthReport {
+            node_id: node.into(),
+            peers: peers
+                .iter()
+                .map(|(id, location, up)| PeerHealth {
+                    node_id: (*id).into(),
+                    location: (*location).into(),
+                    up: *up,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_location_is_down_only_when_no_reporter_reaches_it() {
+        let both_down = [
+            report("lax-1", &[("fra-1", "fra", false), ("nyc-1", "nyc", true)]),
+            report("nyc-1", &[("fra-1", "fra", false), ("lax-1", "lax", true)]),
+        ];
+        assert_eq!(fleet_view(both_down.iter()).locations_down, vec!["fra"]);
+        // lax is cut from fra but nyc reaches it: fra is up for the fleet.
+        let partition = [
+            report("lax-1", &[("fra-1", "fra", false), ("nyc-1", "nyc", true)]),
+            report("nyc-1", &[("fra-1", "fra", true), ("lax-1", "lax", true)]),
+        ];
+        assert!(fleet_view(partition.iter()).locations_down.is_empty());
+    }
+
+    #[test]
+    fn stale_reports_stop_counting() {
+        let reports = HealthReports::default();
+        reports.record(report("lax-1", &[("fra-1", "fra", false)]));
+        assert_eq!(reports.view().locations_down, vec!["fra"]);
+        reports
+            .0
+            .lock()
+            .expect("lock")
+            .values_mut()
+            .for_each(|(_, at)| *at -= REPORT_FRESH);
+        assert!(reports.view().locations_down.is_empty());
+        assert!(reports.view().reporters.is_empty());
+    }
 }
