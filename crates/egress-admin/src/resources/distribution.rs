@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
-use crate::extract::{bounded, Query};
+use crate::extract::{bounded, Body, Query};
 use crate::state::AppState;
 
 /// The longest a node's poll may wait, in seconds.
@@ -215,7 +215,7 @@ pub(crate) async fn node_reports(State(state): State<AppState>) -> axum::Json<Ve
     responses((status = 200, description = "The fleet's view after this report", body = FleetHealthView)))]
 pub(crate) async fn report_health(
     State(state): State<AppState>,
-    axum::Json(report): axum::Json<HealthReport>,
+    Body(report): Body<HealthReport>,
 ) -> axum::Json<FleetHealthView> {
     axum::Json(state.health.record(report))
 }
