@@ -87,6 +87,14 @@ export async function livePage(body, session) {
     fill(status, `Updated ${new Date().toLocaleTimeString()}`);
   }
 
+  // Another location as this node's fleet probes see it (GET /v1/status: fleet_peers, locations_down).
+  function fleetState(status, code) {
+    const peers = (status.fleet_peers || []).filter((p) => p.location === code);
+    if ((status.locations_down || []).includes(code)) return 'down';
+    if (peers.some((p) => p.up)) return 'up';
+    return 'not reported';
+  }
+
   async function drawHealth(open) {
     const [locations, nodes, node, recent] = await Promise.all([
       get('/v1/locations'), get('/v1/nodes'), get('/v1/status'), get('/v1/logs?limit=1000'),
@@ -98,17 +106,17 @@ export async function livePage(body, session) {
       return {
         code: l.code, city: l.city,
         nodes: nodes.body.filter((n) => n.location === l.code).map((n) => n.id).join(', ') || '—',
-        state: here ? (node.body.revision === node.body.latest_revision ? 'up' : 'up (applying)') : 'not reported',
+        state: here ? (node.body.revision === node.body.latest_revision ? 'up' : 'up (applying)') : fleetState(node.body, l.code),
         open: open.filter((c) => c.egress_location === l.code).length,
         failed: `${failed.length} of ${ended.length}`,
       };
     });
     fill(health, h('h2', { id: 'h-health' }, 'Per-location health'),
-      h('p', { class: 'help' }, `Seen from node ${node.body.node_id}. Other locations report their health once the fleet is connected.`),
+      h('p', { class: 'help' }, `Seen from node ${node.body.node_id}: other locations are up while one of their nodes answers its probes (a node without --fleet-dir probes none).`),
       table('Locations', [
         ['Location', (r) => `${r.code} (${r.city})`],
         ['Nodes', (r) => r.nodes],
-        ['State', (r) => h('span', { class: `state ${r.state === 'up' ? 'up' : 'unknown'}` }, r.state)],
+        ['State', (r) => h('span', { class: `state ${r.state === 'up' ? 'up' : r.state === 'down' ? 'down' : 'unknown'}` }, r.state)],
         ['Open connections leaving here', (r) => r.open],
         ['Recent connections ended abnormally', (r) => r.failed],
       ], rows, 'No locations are configured.'));
