@@ -77,6 +77,7 @@ mod origin;
 mod process;
 mod proxy_origin;
 mod topology;
+mod udp_origin;
 
 pub mod pg_cluster;
 
@@ -90,3 +91,4 @@ pub use netns::Netns;
 pub use origin::{ask_whoami, Origin};
 pub use proxy_origin::{ProxyV2Origin, ProxyV2Seen};
 pub use topology::{Gateway, Topology, TopologySpec, ORIGIN_V4, ORIGIN_V6};
+pub use udp_origin::UdpOrigin;

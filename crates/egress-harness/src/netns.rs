@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
 use std::time::Duration;
@@ -151,6 +151,12 @@ impl Netns {
     pub fn listen_tcp(&self, addr: SocketAddr) -> Result<TcpListener, HarnessError> {
         self.run_in(|| TcpListener::bind(addr))?
             .map_err(|source| self.io_error(format!("listening on {addr}"), source))
+    }
+
+    /// Binds a UDP socket inside the namespace.
+    pub fn bind_udp(&self, addr: SocketAddr) -> Result<UdpSocket, HarnessError> {
+        self.run_in(|| UdpSocket::bind(addr))?
+            .map_err(|source| self.io_error(format!("binding UDP {addr}"), source))
     }
 
     /// Connects from inside the namespace to `dst`, from the source address `src` when given.

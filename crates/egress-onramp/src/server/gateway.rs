@@ -1,5 +1,6 @@
 //! What an on-ramp needs from the rest of the gateway: authorising a client, and opening a
-//! connection to a target (decide → port budget → dial), which returns a session to log.
+//! connection to a target (decide → port budget → dial), which returns a session to log, or
+//! a UDP association whose datagrams the gateway sends per destination.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -149,6 +150,50 @@ pub struct OpenRequest {
     pub target: TargetAddr,
 }
 
+/// A request for a UDP association (SOCKS5 UDP ASSOCIATE).
+#[derive(Debug, Clone)]
+pub struct AssociateRequest {
+    /// Who asks.
+    pub who: Authorized,
+    /// The client's control connection.
+    pub peer: SocketAddr,
+    /// A flow with no datagram either way for this long ends.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// A datagram a destination sent back, for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpReply {
+    /// The destination that sent it.
+    pub from: SocketAddr,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+/// A live association's upstream side and the replies its destinations send.
+#[derive(Debug)]
+pub struct Associated {
+    /// Sends the client's datagrams.
+    pub association: Box<dyn UdpAssociation>,
+    /// Datagrams from destinations the association sent to (and only those).
+    pub replies: tokio::sync::mpsc::Receiver<UdpReply>,
+}
+
+/// The gateway's side of a UDP association: each destination is decided, budgeted and logged
+/// as a flow of its own.
+pub trait UdpAssociation: Send + Sync + std::fmt::Debug {
+    /// Sends one datagram to `target`. A refused destination is logged by the gateway and the
+    /// datagram dropped: UDP has no per-datagram error to give the client.
+    fn send<'a>(&'a self, target: TargetAddr, payload: &'a [u8]) -> BoxFuture<'a, ()>;
+
+    /// Counts a datagram the on-ramp dropped before sending (`fragmented`, `malformed`,
+    /// `foreign_source`).
+    fn dropped(&self, reason: &'static str);
+
+    /// Ends the association: every flow still open is logged with `close_reason`.
+    fn finish(self: Box<Self>, close_reason: &str);
+}
+
 /// An open upstream connection and the session that logs it.
 #[derive(Debug)]
 pub struct Opened {
@@ -179,6 +224,9 @@ pub trait Gateway: Send + Sync + 'static {
 
     /// Decides, takes a port slot, dials. Refusals are logged by the gateway itself.
     fn open(&self, request: OpenRequest) -> BoxFuture<'_, Result<Opened, OpenError>>;
+
+    /// Starts a UDP association for an authorised client (counted as one session).
+    fn associate(&self, request: AssociateRequest) -> BoxFuture<'_, Result<Associated, OpenError>>;
 
     /// Logs a connection that ended before `open` (bad request, failed authorisation).
     fn reject(&self, listener: &Listener, peer: SocketAddr, onramp: OnRamp, close_reason: &str);

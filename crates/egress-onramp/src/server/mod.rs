@@ -4,12 +4,13 @@ mod gateway;
 mod http;
 mod io;
 mod socks;
+mod udp;
 
 use std::time::Duration;
 
 pub use gateway::{
-    AuthError, Authorized, BoxFuture, Gateway, Listener, OnRamp, OpenError, OpenFailure,
-    OpenRequest, Opened, Session,
+    AssociateRequest, Associated, AuthError, Authorized, BoxFuture, Gateway, Listener, OnRamp,
+    OpenError, OpenFailure, OpenRequest, Opened, Session, UdpAssociation, UdpReply,
 };
 pub use http::handle_http;
 pub use socks::handle_socks5;

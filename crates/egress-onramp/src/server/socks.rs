@@ -1,14 +1,16 @@
-//! SOCKS5 on-ramp (RFC 1928 CONNECT, RFC 1929 username/password).
+//! SOCKS5 on-ramp (RFC 1928 CONNECT and UDP ASSOCIATE, RFC 1929 username/password).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use egress_model::{TargetAddr, TargetHost};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 
-use super::gateway::{Gateway, Listener, OnRamp, OpenRequest};
+use super::gateway::{
+    AssociateRequest, Associated, Authorized, Gateway, Listener, OnRamp, OpenRequest,
+};
 use super::io::{read_message, socks, ReadError};
+use super::udp::{model_target, relay_association, ClientFilter};
 use super::{OnRampSettings, Tunnel};
 use crate::socks5::{
     encode_auth_status, encode_method_selection, encode_reply, parse_greeting, parse_request,
@@ -26,17 +28,39 @@ pub async fn handle_socks5<G: Gateway>(
     settings: Arc<OnRampSettings>,
 ) {
     let idle = settings.idle_timeout;
-    Tunnel::after(handshake(stream, peer, listener, gateway, settings), idle).await;
+    // The handshake runs in its own allocation, freed before the relay starts.
+    match Box::pin(handshake(stream, peer, listener, gateway, settings)).await {
+        Some(Established::Tunnel(tunnel)) => tunnel.relay(idle).await,
+        Some(Established::Udp(udp)) => {
+            relay_association(udp.control, udp.relay, udp.filter, udp.associated, idle).await;
+        }
+        None => {}
+    }
 }
 
-/// Runs the SOCKS5 handshake: the tunnel to relay, or `None` when it was refused.
+/// What a successful handshake leads to.
+enum Established {
+    /// CONNECT: a byte stream to relay.
+    Tunnel(Tunnel),
+    /// UDP ASSOCIATE: a relay socket the control connection keeps alive.
+    Udp(UdpRelay),
+}
+
+struct UdpRelay {
+    control: TcpStream,
+    relay: UdpSocket,
+    filter: ClientFilter,
+    associated: Associated,
+}
+
+/// Runs the SOCKS5 handshake: what to relay, or `None` when it was refused.
 async fn handshake<G: Gateway>(
     mut stream: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
-) -> Option<Tunnel> {
+) -> Option<Established> {
     let mut buf = Vec::with_capacity(512);
     let reject = |reason: &str| {
         gateway.reject(&listener, peer, OnRamp::Socks5, reason);
@@ -126,22 +150,32 @@ async fn handshake<G: Gateway>(
         }
         Err(e) => return reject(e.close_reason()),
     };
-    if request.command != Command::Connect {
-        let _ = stream
-            .write_all(&encode_reply(Reply::CommandNotSupported, UNSPECIFIED))
-            .await;
-        return reject("command_not_supported");
+    match request.command {
+        Command::Connect => {}
+        Command::UdpAssociate => {
+            let declared_port = match &request.target {
+                crate::socks5::TargetAddr::Ip(sa) => sa.port(),
+                crate::socks5::TargetAddr::Domain(_, port) => *port,
+            };
+            return associate(
+                stream,
+                peer,
+                who,
+                declared_port,
+                gateway.as_ref(),
+                &settings,
+            )
+            .await
+            .map(Established::Udp);
+        }
+        Command::Bind | Command::Unknown(_) => {
+            let _ = stream
+                .write_all(&encode_reply(Reply::CommandNotSupported, UNSPECIFIED))
+                .await;
+            return reject("command_not_supported");
+        }
     }
-    let target = match request.target {
-        crate::socks5::TargetAddr::Ip(sa) => TargetAddr {
-            host: TargetHost::Ip(sa.ip()),
-            port: sa.port(),
-        },
-        crate::socks5::TargetAddr::Domain(name, port) => TargetAddr {
-            host: TargetHost::Name(name),
-            port,
-        },
-    };
+    let target = model_target(request.target);
     // Nothing of the handshake stays alive across the tunnel's awaits.
     drop(credentials);
     drop(greeting);
@@ -175,9 +209,61 @@ async fn handshake<G: Gateway>(
         opened.session.finish(0, 0, "upstream_write_error");
         return None;
     }
-    Some(Tunnel {
+    Some(Established::Tunnel(Tunnel {
         client: stream,
         opened,
         early: buf.len() as u64,
+    }))
+}
+
+/// UDP ASSOCIATE: starts the association, binds the relay socket on the address the client
+/// reached (port 0) and answers with it. The gateway logs a refusal itself.
+async fn associate<G: Gateway>(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    who: Authorized,
+    declared_port: u16,
+    gateway: &G,
+    settings: &OnRampSettings,
+) -> Option<UdpRelay> {
+    let request = AssociateRequest {
+        who,
+        peer,
+        idle_timeout: settings.idle_timeout,
+    };
+    let associated = match gateway.associate(request).await {
+        Ok(associated) => associated,
+        Err(e) => {
+            let _ = stream
+                .write_all(&encode_reply(e.socks_reply(), UNSPECIFIED))
+                .await;
+            return None;
+        }
+    };
+    let relay = match stream.local_addr() {
+        Ok(local) => UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await,
+        Err(e) => Err(e),
+    };
+    let bound = relay.as_ref().ok().and_then(|r| r.local_addr().ok());
+    let (Ok(relay), Some(bound)) = (relay, bound) else {
+        let _ = stream
+            .write_all(&encode_reply(Reply::GeneralFailure, UNSPECIFIED))
+            .await;
+        associated.association.finish("udp_relay_bind_error");
+        return None;
+    };
+    if stream
+        .write_all(&encode_reply(Reply::Succeeded, bound))
+        .await
+        .is_err()
+    {
+        associated.association.finish("client_write_error");
+        return None;
+    }
+    Some(UdpRelay {
+        control: stream,
+        relay,
+        filter: ClientFilter::new(peer, declared_port),
+        associated,
     })
 }

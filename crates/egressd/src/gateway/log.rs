@@ -35,6 +35,12 @@ pub struct ConnectionRecord {
     pub fallback: Option<String>,
     pub bytes_client_to_upstream: u64,
     pub bytes_upstream_to_client: u64,
+    /// UDP only: datagrams the client sent that were relayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datagrams_client_to_upstream: Option<u64>,
+    /// UDP only: datagrams from the destination relayed to the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datagrams_upstream_to_client: Option<u64>,
     pub start: String,
     pub end: String,
     pub close_reason: String,

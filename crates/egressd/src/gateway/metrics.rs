@@ -42,6 +42,11 @@ pub struct EgressLabels {
     pub egress_ip: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    pub reason: &'static str,
+}
+
 /// Every metric the node exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -55,6 +60,7 @@ pub struct Metrics {
     pub revision: Gauge,
     pub reload_failures: Counter,
     pub geo_mismatches: Gauge,
+    pub udp_dropped: Family<DropLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -70,6 +76,7 @@ impl Default for Metrics {
             revision: Gauge::default(),
             reload_failures: Counter::default(),
             geo_mismatches: Gauge::default(),
+            udp_dropped: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -112,6 +119,11 @@ impl Default for Metrics {
             "geo_mismatches",
             "Egress addresses x geolocation databases (--geo-mmdb) that place the address elsewhere than its location",
             m.geo_mismatches.clone(),
+        );
+        registry.register(
+            "udp_datagrams_dropped",
+            "Client datagrams of UDP associations dropped before sending, by reason (fragmented, malformed, foreign_source)",
+            m.udp_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -9,6 +9,7 @@ mod open;
 mod own;
 mod resolve;
 mod sessions;
+mod udp;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +21,8 @@ use egress_fleet::Membership;
 use egress_model::Config;
 use egress_net::{DialError, PortLedger, PortSlot};
 use egress_onramp::server::{
-    AuthError, Authorized, BoxFuture, Gateway, Listener, OnRamp, OpenError, OpenFailure,
-    OpenRequest, Opened, Session,
+    AssociateRequest, Associated, AuthError, Authorized, BoxFuture, Gateway, Listener, OnRamp,
+    OpenError, OpenFailure, OpenRequest, Opened, Session,
 };
 use egress_policy::{LocationHealth, Plan, Route, Snapshot};
 
@@ -42,7 +43,7 @@ pub struct DataPathSettings {
 #[derive(Debug)]
 pub struct EgressGateway {
     /// What `decide` reads: `base` with the fleet's current health view.
-    snapshot: ArcSwap<Snapshot>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
     /// The compiled configuration as applied, before health.
     base: ArcSwap<Snapshot>,
     /// The fleet's latest health view; its lock also orders snapshot swaps.
@@ -52,13 +53,13 @@ pub struct EgressGateway {
     /// Source addresses this node's location holds (forwarded connections must use one).
     held: ArcSwap<Vec<ipnet::IpNet>>,
     authorizer: ArcSwap<Authorizer>,
-    own: ArcSwap<Vec<ipnet::IpNet>>,
+    own: Arc<ArcSwap<Vec<ipnet::IpNet>>>,
     settings: DataPathSettings,
     ledger: PortLedger,
     recorder: Arc<Recorder>,
     resolver: resolve::GatewayResolver,
     live: Arc<sessions::SessionCounter>,
-    sessions: AtomicU64,
+    sessions: Arc<AtomicU64>,
 }
 
 impl EgressGateway {
@@ -83,13 +84,13 @@ impl EgressGateway {
             base: ArcSwap::from_pointee(snapshot.clone()),
             health: std::sync::Mutex::new(LocationHealth::all_up()),
             fleet,
-            snapshot: ArcSwap::from_pointee(snapshot),
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             authorizer: ArcSwap::from_pointee(Authorizer::new(config)),
-            own: ArcSwap::from_pointee(own::own_addresses(config)),
+            own: Arc::new(ArcSwap::from_pointee(own::own_addresses(config))),
             settings,
             ledger: PortLedger::new(),
             recorder: Arc::new(Recorder::new(log)),
-            sessions: AtomicU64::new(0),
+            sessions: Arc::default(),
         }
     }
 
@@ -134,18 +135,7 @@ impl EgressGateway {
     }
 
     fn base_record(&self, peer: SocketAddr, onramp: OnRamp) -> (u64, ConnectionRecord) {
-        let n = self.sessions.fetch_add(1, Ordering::Relaxed);
-        let record = ConnectionRecord {
-            session_id: format!("{}-{n:x}", self.settings.node_id),
-            src_ip: peer.ip().to_string(),
-            src_port: peer.port(),
-            onramp: onramp.as_str().to_string(),
-            transport: "tcp".into(),
-            ingress_location: self.settings.location.clone(),
-            start: timestamp(SystemTime::now()),
-            ..ConnectionRecord::default()
-        };
-        (n, record)
+        base_record(&self.settings, &self.sessions, peer, onramp)
     }
 
     fn log_failure(&self, mut record: ConnectionRecord, close_reason: &str) {
@@ -176,6 +166,27 @@ impl EgressGateway {
             self.snapshot.load().max_connections_per_destination(),
         )
     }
+}
+
+/// A new record (TCP unless changed) with the next session id.
+fn base_record(
+    settings: &DataPathSettings,
+    sessions: &AtomicU64,
+    peer: SocketAddr,
+    onramp: OnRamp,
+) -> (u64, ConnectionRecord) {
+    let n = sessions.fetch_add(1, Ordering::Relaxed);
+    let record = ConnectionRecord {
+        session_id: format!("{}-{n:x}", settings.node_id),
+        src_ip: peer.ip().to_string(),
+        src_port: peer.port(),
+        onramp: onramp.as_str().to_string(),
+        transport: "tcp".into(),
+        ingress_location: settings.location.clone(),
+        start: timestamp(SystemTime::now()),
+        ..ConnectionRecord::default()
+    };
+    (n, record)
 }
 
 fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
@@ -287,6 +298,10 @@ impl Gateway for EgressGateway {
 
     fn open(&self, request: OpenRequest) -> BoxFuture<'_, Result<Opened, OpenError>> {
         Box::pin(self.open_inner(request))
+    }
+
+    fn associate(&self, request: AssociateRequest) -> BoxFuture<'_, Result<Associated, OpenError>> {
+        Box::pin(async move { self.associate_inner(request) })
     }
 
     fn reject(&self, _listener: &Listener, peer: SocketAddr, onramp: OnRamp, close_reason: &str) {

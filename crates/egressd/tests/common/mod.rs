@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod fleet;
+pub mod socks_udp;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -112,6 +113,8 @@ pub struct Setup {
     pub serve_args: Vec<String>,
     /// Sysctls of the gateway namespace, set before the gateway starts.
     pub gateway_sysctls: Vec<(String, String)>,
+    /// The account's `traffic.udp` (off by default, as in the configuration model).
+    pub udp: bool,
 }
 
 impl Default for Setup {
@@ -124,6 +127,7 @@ impl Default for Setup {
             allow_destinations: Vec::new(),
             serve_args: Vec::new(),
             gateway_sysctls: Vec::new(),
+            udp: false,
         }
     }
 }
@@ -190,6 +194,7 @@ location = "lab"
 [[accounts]]
 id = "lab"
 name = "Lab account"
+traffic = {{ udp = {udp} }}
 {users}
 [[accounts.proxy_endpoints]]
 name = "http"
@@ -233,6 +238,7 @@ traffic = 'net.protocol in {{"tcp" "udp"}}'
 method = "default"
 "#,
         allow = quoted(&setup.allow_destinations),
+        udp = setup.udp,
     )
 }
 
