@@ -1,12 +1,5 @@
-//! UDP associations (SOCKS5 UDP ASSOCIATE). Each destination (IP and port) the client sends
-//! to is a flow: decided once with `Transport::Udp`, holding a port-ledger slot for (source,
-//! destination) like a TCP connection, and logged as one record when it ends (idle timeout or
-//! the association's end). Datagrams leave from one socket per source address per association.
-//!
-//! A destination whose route leaves at another location is refused for now
-//! (`egress_location_unavailable`): the fleet forwards streams, not datagrams. An on-net route
-//! (PROXY v2) is refused too (`udp_proxy_protocol_unsupported`), so that a destination never
-//! sees the default range where a policy asked for the dedicated address.
+//! The flows of one association: deciding each destination once, the sockets per source
+//! address, relaying replies, and ending idle flows.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,107 +10,39 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use egress_model::{ClientAddr, EgressAddr, TargetAddr, TargetHost};
 use egress_net::{bind_udp, PortSlot};
-use egress_onramp::server::{
-    AssociateRequest, Associated, Authorized, BoxFuture, OnRamp, OpenError, OpenFailure,
-    UdpAssociation, UdpReply,
-};
+use egress_onramp::server::{Authorized, OnRamp, OpenError, OpenFailure, UdpReply};
 use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::metrics::DropLabels;
-use super::sessions::SessionGuard;
-use super::{
-    base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, EgressGateway,
-    Recorder,
+use super::super::sessions::SessionGuard;
+use super::super::{
+    base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
 };
-
-/// Replies queued for the client before the association drops more (UDP may lose them).
-const REPLY_QUEUE: usize = 256;
-/// The largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
-
-impl EgressGateway {
-    pub(super) fn associate_inner(
-        &self,
-        request: AssociateRequest,
-    ) -> Result<Associated, OpenError> {
-        let snapshot = self.snapshot.load();
-        let counted = self
-            .live
-            .enter(
-                &request.who.account,
-                request.who.user.as_deref(),
-                snapshot.max_sessions(),
-            )
-            .map_err(|reason| {
-                let (_, mut record) = self.base_record(request.peer, OnRamp::Socks5);
-                record.transport = "udp".into();
-                fill_who(&mut record, &request.who);
-                self.log_failure(record, reason);
-                OpenError {
-                    failure: OpenFailure::TooManySessions,
-                    close_reason: reason,
-                    message: format!("session limit reached ({reason})"),
-                }
-            })?;
-        let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
-        let state = Arc::new(State {
-            who: request.who,
-            peer: request.peer,
-            idle: request.idle_timeout,
-            snapshot: Arc::clone(&self.snapshot),
-            own: Arc::clone(&self.own),
-            settings: self.settings.clone(),
-            sessions: Arc::clone(&self.sessions),
-            ledger: self.ledger.clone(),
-            recorder: Arc::clone(&self.recorder),
-            resolver: self.resolver.clone(),
-            replies: replies_tx,
-            inner: Mutex::default(),
-            _counted: counted,
-        });
-        let sweeper = tokio::spawn(sweep(Arc::downgrade(&state)));
-        Ok(Associated {
-            association: Box::new(GatewayAssociation {
-                state,
-                sweeper,
-                finished: false,
-            }),
-            replies,
-        })
-    }
-}
-
-fn fill_who(record: &mut ConnectionRecord, who: &Authorized) {
-    record.account = Some(who.account.clone());
-    record.user = who.user.clone();
-    record.proxy_endpoint = Some(who.endpoint.clone());
-}
 
 /// What every flow of an association shares.
 #[derive(Debug)]
-struct State {
-    who: Authorized,
-    peer: SocketAddr,
-    idle: Duration,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    own: Arc<ArcSwap<Vec<ipnet::IpNet>>>,
-    settings: DataPathSettings,
-    sessions: Arc<AtomicU64>,
-    ledger: egress_net::PortLedger,
-    recorder: Arc<Recorder>,
-    resolver: resolve::GatewayResolver,
-    replies: mpsc::Sender<UdpReply>,
-    inner: Mutex<Flows>,
+pub(super) struct State {
+    pub(super) who: Authorized,
+    pub(super) peer: SocketAddr,
+    pub(super) idle: Duration,
+    pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
+    pub(super) own: Arc<ArcSwap<Vec<ipnet::IpNet>>>,
+    pub(super) settings: DataPathSettings,
+    pub(super) sessions: Arc<AtomicU64>,
+    pub(super) ledger: egress_net::PortLedger,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) resolver: resolve::GatewayResolver,
+    pub(super) replies: mpsc::Sender<UdpReply>,
+    pub(super) inner: Mutex<Flows>,
     /// The association counts as one session of the account (and user).
-    _counted: SessionGuard,
+    pub(super) _counted: SessionGuard,
 }
 
 #[derive(Debug, Default)]
-struct Flows {
+pub(super) struct Flows {
     /// Live flows by destination.
     live: HashMap<SocketAddr, Flow>,
     /// Targets refused recently, and when: their datagrams are dropped without a new record
@@ -149,7 +74,7 @@ impl State {
         record.transport = "udp".into();
         record.datagrams_client_to_upstream = Some(0);
         record.datagrams_upstream_to_client = Some(0);
-        fill_who(&mut record, &self.who);
+        super::fill_who(&mut record, &self.who);
         (id, record)
     }
 
@@ -193,7 +118,7 @@ impl State {
     }
 
     /// Sends one datagram: to the destination's flow, opening it first if needed.
-    async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
+    pub(super) async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
         let target_key = format!("{}:{}", target.host, target.port);
         if self.recently_refused(&target_key) {
             return;
@@ -253,7 +178,9 @@ impl State {
     ) -> Result<Arc<UdpSocket>, Refused> {
         let snapshot = self.snapshot.load();
         let addr = destination.ip();
-        if super::own::is_own(&self.own.load(), addr) && !snapshot.is_allowed_destination(addr) {
+        if super::super::own::is_own(&self.own.load(), addr)
+            && !snapshot.is_allowed_destination(addr)
+        {
             return Err(Refused::before_plan(not_allowed(
                 "forbidden_destination",
                 format!("{addr} is an address of this gateway"),
@@ -419,7 +346,7 @@ impl State {
 
     /// Ends every flow and stops the readers; an association that never logged a record
     /// logs one for itself.
-    fn teardown(&self, close_reason: &str) {
+    pub(super) fn teardown(&self, close_reason: &str) {
         let mut flows = self.inner.lock().expect("never poisoned");
         let live: Vec<Flow> = flows.live.drain().map(|(_, f)| f).collect();
         for (_, (_, reader)) in flows.sockets.drain() {
@@ -495,7 +422,7 @@ fn name_error(close_reason: &'static str, name: &str, detail: &str) -> OpenError
 /// Reads the replies arriving on one source socket; only destinations with a live flow of
 /// this source reach the client.
 async fn read_replies(state: std::sync::Weak<State>, socket: Arc<UdpSocket>, source: EgressAddr) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut buf = vec![0u8; super::MAX_DATAGRAM];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             continue;
@@ -528,7 +455,7 @@ async fn read_replies(state: std::sync::Weak<State>, socket: Arc<UdpSocket>, sou
 }
 
 /// Ends idle flows until the association is gone.
-async fn sweep(state: std::sync::Weak<State>) {
+pub(super) async fn sweep(state: std::sync::Weak<State>) {
     let period = match state.upgrade() {
         Some(s) => (s.idle / 4).max(Duration::from_millis(100)),
         None => return,
@@ -539,45 +466,6 @@ async fn sweep(state: std::sync::Weak<State>) {
         match state.upgrade() {
             Some(state) => state.sweep_idle(),
             None => return,
-        }
-    }
-}
-
-/// The gateway's side of one association, handed to the on-ramp.
-#[derive(Debug)]
-struct GatewayAssociation {
-    state: Arc<State>,
-    sweeper: JoinHandle<()>,
-    finished: bool,
-}
-
-impl UdpAssociation for GatewayAssociation {
-    fn send<'a>(&'a self, target: TargetAddr, payload: &'a [u8]) -> BoxFuture<'a, ()> {
-        Box::pin(self.state.send(target, payload))
-    }
-
-    fn dropped(&self, reason: &'static str) {
-        self.state
-            .recorder
-            .metrics
-            .udp_dropped
-            .get_or_create(&DropLabels { reason })
-            .inc();
-    }
-
-    fn finish(mut self: Box<Self>, close_reason: &str) {
-        self.finished = true;
-        self.sweeper.abort();
-        self.state.teardown(close_reason);
-    }
-}
-
-impl Drop for GatewayAssociation {
-    fn drop(&mut self) {
-        // Dropped without finish (task aborted at shutdown): its flows are still logged.
-        if !self.finished {
-            self.sweeper.abort();
-            self.state.teardown("aborted");
         }
     }
 }
