@@ -12,6 +12,7 @@ mod error;
 mod fixture;
 mod model;
 mod postgres;
+mod rows;
 mod secret;
 mod sqlite;
 mod token_rules;

@@ -5,6 +5,7 @@ use postgres::{GenericClient, Row};
 use super::sql_int;
 use crate::error::StoreError;
 use crate::model::{AuditAction, AuditEntry, Timestamp};
+use crate::rows::AuditRow;
 
 /// An entry about to be appended.
 #[derive(Debug)]
@@ -57,29 +58,13 @@ fn read_entry(row: &Row) -> Result<AuditEntry, StoreError> {
         operation: "read audit entry",
         source,
     };
-    let id: i64 = row.try_get(0).map_err(sql_error)?;
-    let corrupt = |detail| StoreError::CorruptRecord {
-        table: "audit",
-        id,
-        detail,
-    };
-    let time: String = row.try_get(1).map_err(sql_error)?;
-    let time = Timestamp::parse(&time)
-        .map_err(|e| corrupt(format!("time {time:?} is not an RFC 3339 time: {e}")))?;
-    let action: String = row.try_get(3).map_err(sql_error)?;
-    let action = AuditAction::from_code(&action)
-        .ok_or_else(|| corrupt(format!("action {action:?} is not one the store writes")))?;
-    let revision: Option<i64> = row.try_get(4).map_err(sql_error)?;
-    let revision = revision
-        .map(u64::try_from)
-        .transpose()
-        .map_err(|_| corrupt("the revision is negative".to_string()))?;
-    Ok(AuditEntry {
-        id: u64::try_from(id).map_err(|_| corrupt("the id is negative".to_string()))?,
-        time,
+    AuditRow {
+        id: row.try_get(0).map_err(sql_error)?,
+        time: row.try_get(1).map_err(sql_error)?,
         actor: row.try_get(2).map_err(sql_error)?,
-        action,
-        revision,
+        action: row.try_get(3).map_err(sql_error)?,
+        revision: row.try_get(4).map_err(sql_error)?,
         detail: row.try_get(5).map_err(sql_error)?,
-    })
+    }
+    .into_entry()
 }

@@ -5,6 +5,7 @@ use rusqlite::{Connection, Row};
 use super::sql_int;
 use crate::error::StoreError;
 use crate::model::{AuditAction, AuditEntry, Timestamp};
+use crate::rows::AuditRow;
 
 /// An entry about to be appended.
 #[derive(Debug)]
@@ -61,24 +62,13 @@ fn read_entry(row: &Row<'_>) -> Result<AuditEntry, StoreError> {
         operation: "read audit entry",
         source,
     };
-    let id: i64 = row.get(0).map_err(sql_error)?;
-    let corrupt = |detail| StoreError::CorruptRecord {
-        table: "audit",
-        id,
-        detail,
-    };
-    let time: String = row.get(1).map_err(sql_error)?;
-    let time = Timestamp::parse(&time)
-        .map_err(|e| corrupt(format!("time {time:?} is not an RFC 3339 time: {e}")))?;
-    let action: String = row.get(3).map_err(sql_error)?;
-    let action = AuditAction::from_code(&action)
-        .ok_or_else(|| corrupt(format!("action {action:?} is not one the store writes")))?;
-    Ok(AuditEntry {
-        id: u64::try_from(id).map_err(|_| corrupt("the id is negative".to_string()))?,
-        time,
+    AuditRow {
+        id: row.get(0).map_err(sql_error)?,
+        time: row.get(1).map_err(sql_error)?,
         actor: row.get(2).map_err(sql_error)?,
-        action,
+        action: row.get(3).map_err(sql_error)?,
         revision: row.get(4).map_err(sql_error)?,
         detail: row.get(5).map_err(sql_error)?,
-    })
+    }
+    .into_entry()
 }

@@ -1,11 +1,11 @@
 //! Admin tokens: name, scope and the SHA-256 of the secret; never the secret itself.
 
-use egress_model::AccountId;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{audit, sql_int};
 use crate::error::StoreError;
 use crate::model::{AuditAction, Timestamp, TokenId, TokenInfo, TokenScope};
+use crate::rows::TokenRow;
 use crate::secret;
 use crate::token_rules::{check_name, describe};
 
@@ -151,32 +151,13 @@ fn read_token(row: &Row<'_>) -> Result<TokenInfo, StoreError> {
         operation: "read token",
         source,
     };
-    let id: i64 = row.get(0).map_err(sql_error)?;
-    let corrupt = |detail| StoreError::CorruptRecord {
-        table: "tokens",
-        id,
-        detail,
-    };
-    let time = |column: &str, text: String| {
-        Timestamp::parse(&text)
-            .map_err(|e| corrupt(format!("{column} {text:?} is not an RFC 3339 time: {e}")))
-    };
-    let created_at = time("created_at", row.get(4).map_err(sql_error)?)?;
-    let revoked_at = match row.get::<_, Option<String>>(5).map_err(sql_error)? {
-        Some(text) => Some(time("revoked_at", text)?),
-        None => None,
-    };
-    Ok(TokenInfo {
-        id: TokenId(u64::try_from(id).map_err(|_| corrupt("the id is negative".to_string()))?),
+    TokenRow {
+        id: row.get(0).map_err(sql_error)?,
         name: row.get(1).map_err(sql_error)?,
-        scope: TokenScope {
-            account: row
-                .get::<_, Option<String>>(2)
-                .map_err(sql_error)?
-                .map(AccountId),
-            write: row.get(3).map_err(sql_error)?,
-        },
-        created_at,
-        revoked_at,
-    })
+        account: row.get(2).map_err(sql_error)?,
+        write: row.get(3).map_err(sql_error)?,
+        created_at: row.get(4).map_err(sql_error)?,
+        revoked_at: row.get(5).map_err(sql_error)?,
+    }
+    .into_info()
 }
