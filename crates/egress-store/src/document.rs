@@ -1,8 +1,28 @@
-//! A revision's document: the whole configuration as TOML, the same text in every backend.
+//! A revision's document (the whole configuration as TOML, the same text in every backend) and
+//! what a write of one asks for.
 
 use egress_model::{Config, ConfigError};
 
 use crate::error::StoreError;
+use crate::model::AuditAction;
+
+/// Which revision a write must follow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Base {
+    /// Exactly this one (`None` = an empty store), or the write is a conflict.
+    Expected(Option<u64>),
+    /// Whatever is latest.
+    Latest,
+}
+
+/// One write of a configuration, with what goes into the revision and the audit log.
+#[derive(Debug)]
+pub(crate) struct Change<'a> {
+    pub base: Base,
+    pub action: AuditAction,
+    pub author: &'a str,
+    pub comment: &'a str,
+}
 
 /// Origin named in validation errors of a document on its way in.
 const INCOMING: &str = "new revision";

@@ -14,12 +14,12 @@ use egress_model::Config;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
 
+use crate::document::Base;
 use crate::error::StoreError;
 use crate::model::{
     AuditAction, AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope,
 };
 use crate::ConfigStore;
-use revisions::Base;
 
 /// How long opening a connection may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -237,7 +237,7 @@ impl ConfigStore for PostgresStore {
         author: &str,
         comment: &str,
     ) -> Result<Revision, StoreError> {
-        let change = revisions::Change {
+        let change = crate::document::Change {
             base: Base::Expected(expected),
             action: AuditAction::ConfigCommit,
             author,
@@ -247,7 +247,7 @@ impl ConfigStore for PostgresStore {
     }
 
     fn import(&self, config: &Config, author: &str, source: &str) -> Result<Revision, StoreError> {
-        let change = revisions::Change {
+        let change = crate::document::Change {
             base: Base::Latest,
             action: AuditAction::ConfigImport,
             author,

@@ -5,30 +5,12 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
 use super::{audit, begin_write, sql_int};
-use crate::document::{checked_document, parse_document};
+use crate::document::{checked_document, parse_document, Base, Change};
 use crate::error::StoreError;
-use crate::model::{AuditAction, Revision, RevisionMeta, Timestamp};
+use crate::model::{Revision, RevisionMeta, Timestamp};
 
 /// Channel of the notification each committed revision sends, its number as payload.
 pub(super) const CHANNEL: &str = "egressd_revisions";
-
-/// Which revision a write must follow.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Base {
-    /// Exactly this one (`None` = an empty store), or the write is a conflict.
-    Expected(Option<u64>),
-    /// Whatever is latest.
-    Latest,
-}
-
-/// One write of a configuration, with what goes into the revision and the audit log.
-#[derive(Debug)]
-pub(super) struct Change<'a> {
-    pub base: Base,
-    pub action: AuditAction,
-    pub author: &'a str,
-    pub comment: &'a str,
-}
 
 const COLUMNS: &str = "number, created_at, author, comment";
 

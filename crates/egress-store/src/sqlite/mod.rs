@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use egress_model::Config;
 use rusqlite::{Connection, ErrorCode};
 
+use crate::document::Base;
 use crate::error::StoreError;
 use crate::model::{
     AuditAction, AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope,
 };
 use crate::ConfigStore;
-use revisions::Base;
 
 /// How long a write waits for another process's write to finish before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -141,7 +141,7 @@ impl ConfigStore for SqliteStore {
         author: &str,
         comment: &str,
     ) -> Result<Revision, StoreError> {
-        let change = revisions::Change {
+        let change = crate::document::Change {
             base: Base::Expected(expected),
             action: AuditAction::ConfigCommit,
             author,
@@ -151,7 +151,7 @@ impl ConfigStore for SqliteStore {
     }
 
     fn import(&self, config: &Config, author: &str, source: &str) -> Result<Revision, StoreError> {
-        let change = revisions::Change {
+        let change = crate::document::Change {
             base: Base::Latest,
             action: AuditAction::ConfigImport,
             author,

@@ -4,27 +4,9 @@ use egress_model::Config;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{audit, sql_int};
-use crate::document::{checked_document, parse_document};
+use crate::document::{checked_document, parse_document, Base, Change};
 use crate::error::StoreError;
-use crate::model::{AuditAction, Revision, RevisionMeta, Timestamp};
-
-/// Which revision a write must follow.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Base {
-    /// Exactly this one (`None` = an empty store), or the write is a conflict.
-    Expected(Option<u64>),
-    /// Whatever is latest.
-    Latest,
-}
-
-/// One write of a configuration, with what goes into the revision and the audit log.
-#[derive(Debug)]
-pub(super) struct Change<'a> {
-    pub base: Base,
-    pub action: AuditAction,
-    pub author: &'a str,
-    pub comment: &'a str,
-}
+use crate::model::{Revision, RevisionMeta, Timestamp};
 
 const COLUMNS: &str = "number, created_at, author, comment";
 
