@@ -24,6 +24,28 @@ pub(crate) struct Change<'a> {
     pub comment: &'a str,
 }
 
+impl<'a> Change<'a> {
+    /// A commit based on revision `expected` (`None` = an empty store).
+    pub(crate) fn commit(expected: Option<u64>, author: &'a str, comment: &'a str) -> Self {
+        Change {
+            base: Base::Expected(expected),
+            action: AuditAction::ConfigCommit,
+            author,
+            comment,
+        }
+    }
+
+    /// An import that replaces whatever is latest; `source` names where it came from.
+    pub(crate) fn import(author: &'a str, source: &'a str) -> Self {
+        Change {
+            base: Base::Latest,
+            action: AuditAction::ConfigImport,
+            author,
+            comment: source,
+        }
+    }
+}
+
 /// Origin named in validation errors of a document on its way in.
 const INCOMING: &str = "new revision";
 

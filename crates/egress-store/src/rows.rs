@@ -1,10 +1,12 @@
-//! Audit and token rows as both backends read them, and the checks that turn them into model
+//! Revision, audit and token rows as both backends read them, and the checks that turn them into model
 //! values: a row that breaks them is reported as corrupt, with its table and id.
 
 use egress_model::AccountId;
 
 use crate::error::StoreError;
-use crate::model::{AuditAction, AuditEntry, Timestamp, TokenId, TokenInfo, TokenScope};
+use crate::model::{
+    AuditAction, AuditEntry, RevisionMeta, Timestamp, TokenId, TokenInfo, TokenScope,
+};
 
 /// A `tokens` row, columns in the order both backends select them.
 pub(crate) struct TokenRow {
@@ -85,6 +87,33 @@ impl AuditRow {
                 .map(|n| unsigned("revision", n, &corrupt))
                 .transpose()?,
             detail: self.detail,
+        })
+    }
+}
+
+/// The metadata columns of a `revisions` row, in the order both backends select them.
+pub(crate) struct RevisionMetaRow {
+    pub number: i64,
+    pub created_at: String,
+    pub author: String,
+    pub comment: String,
+}
+
+impl RevisionMetaRow {
+    pub(crate) fn into_meta(self) -> Result<RevisionMeta, StoreError> {
+        let number = unsigned("number", self.number, &corrupt("revisions", self.number))?;
+        let created_at = Timestamp::parse(&self.created_at).map_err(|e| StoreError::Corrupt {
+            revision: number,
+            detail: format!(
+                "created_at {:?} is not an RFC 3339 time: {e}",
+                self.created_at
+            ),
+        })?;
+        Ok(RevisionMeta {
+            number,
+            created_at,
+            author: self.author,
+            comment: self.comment,
         })
     }
 }

@@ -14,11 +14,9 @@ use egress_model::Config;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
 
-use crate::document::Base;
+use crate::document::Change;
 use crate::error::StoreError;
-use crate::model::{
-    AuditAction, AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope,
-};
+use crate::model::{AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope};
 use crate::ConfigStore;
 
 /// How long opening a connection may take when the URL does not say (`connect_timeout`).
@@ -237,22 +235,12 @@ impl ConfigStore for PostgresStore {
         author: &str,
         comment: &str,
     ) -> Result<Revision, StoreError> {
-        let change = crate::document::Change {
-            base: Base::Expected(expected),
-            action: AuditAction::ConfigCommit,
-            author,
-            comment,
-        };
+        let change = Change::commit(expected, author, comment);
         self.with_conn(|c| revisions::commit(c, config, change))
     }
 
     fn import(&self, config: &Config, author: &str, source: &str) -> Result<Revision, StoreError> {
-        let change = crate::document::Change {
-            base: Base::Latest,
-            action: AuditAction::ConfigImport,
-            author,
-            comment: source,
-        };
+        let change = Change::import(author, source);
         self.with_conn(|c| revisions::commit(c, config, change))
     }
 

@@ -8,6 +8,7 @@ use super::{audit, begin_write, sql_int};
 use crate::document::{checked_document, parse_document, Base, Change};
 use crate::error::StoreError;
 use crate::model::{Revision, RevisionMeta, Timestamp};
+use crate::rows::RevisionMetaRow;
 
 /// Channel of the notification each committed revision sends, its number as payload.
 pub(super) const CHANNEL: &str = "egressd_revisions";
@@ -133,21 +134,11 @@ fn read_meta(row: &Row) -> Result<RevisionMeta, StoreError> {
         operation: "read revision",
         source,
     };
-    let number: i64 = row.try_get(0).map_err(sql_error)?;
-    let number = u64::try_from(number).map_err(|_| StoreError::CorruptRecord {
-        table: "revisions",
-        id: number,
-        detail: "the number is negative".to_string(),
-    })?;
-    let created_at: String = row.try_get(1).map_err(sql_error)?;
-    let created_at = Timestamp::parse(&created_at).map_err(|e| StoreError::Corrupt {
-        revision: number,
-        detail: format!("created_at {created_at:?} is not an RFC 3339 time: {e}"),
-    })?;
-    Ok(RevisionMeta {
-        number,
-        created_at,
+    RevisionMetaRow {
+        number: row.try_get(0).map_err(sql_error)?,
+        created_at: row.try_get(1).map_err(sql_error)?,
         author: row.try_get(2).map_err(sql_error)?,
         comment: row.try_get(3).map_err(sql_error)?,
-    })
+    }
+    .into_meta()
 }

@@ -14,11 +14,9 @@ use std::time::{Duration, Instant};
 use egress_model::Config;
 use rusqlite::{Connection, ErrorCode};
 
-use crate::document::Base;
+use crate::document::Change;
 use crate::error::StoreError;
-use crate::model::{
-    AuditAction, AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope,
-};
+use crate::model::{AuditEntry, Revision, RevisionMeta, TokenId, TokenInfo, TokenScope};
 use crate::ConfigStore;
 
 /// How long a write waits for another process's write to finish before failing.
@@ -141,22 +139,12 @@ impl ConfigStore for SqliteStore {
         author: &str,
         comment: &str,
     ) -> Result<Revision, StoreError> {
-        let change = crate::document::Change {
-            base: Base::Expected(expected),
-            action: AuditAction::ConfigCommit,
-            author,
-            comment,
-        };
+        let change = Change::commit(expected, author, comment);
         revisions::commit(&mut self.conn(), config, change)
     }
 
     fn import(&self, config: &Config, author: &str, source: &str) -> Result<Revision, StoreError> {
-        let change = crate::document::Change {
-            base: Base::Latest,
-            action: AuditAction::ConfigImport,
-            author,
-            comment: source,
-        };
+        let change = Change::import(author, source);
         revisions::commit(&mut self.conn(), config, change)
     }
 

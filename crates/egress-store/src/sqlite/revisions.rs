@@ -7,6 +7,7 @@ use super::{audit, sql_int};
 use crate::document::{checked_document, parse_document, Base, Change};
 use crate::error::StoreError;
 use crate::model::{Revision, RevisionMeta, Timestamp};
+use crate::rows::RevisionMetaRow;
 
 const COLUMNS: &str = "number, created_at, author, comment";
 
@@ -134,18 +135,13 @@ fn read_meta(row: &Row<'_>) -> Result<RevisionMeta, StoreError> {
         operation: "read revision",
         source,
     };
-    let number: u64 = row.get(0).map_err(sql_error)?;
-    let created_at: String = row.get(1).map_err(sql_error)?;
-    let created_at = Timestamp::parse(&created_at).map_err(|e| StoreError::Corrupt {
-        revision: number,
-        detail: format!("created_at {created_at:?} is not an RFC 3339 time: {e}"),
-    })?;
-    Ok(RevisionMeta {
-        number,
-        created_at,
+    RevisionMetaRow {
+        number: row.get(0).map_err(sql_error)?,
+        created_at: row.get(1).map_err(sql_error)?,
         author: row.get(2).map_err(sql_error)?,
         comment: row.get(3).map_err(sql_error)?,
-    })
+    }
+    .into_meta()
 }
 
 #[cfg(test)]
