@@ -12,7 +12,6 @@ use common::*;
 use egress_harness::ProxyV2Origin;
 
 const LAX: usize = 0;
-const FRA: usize = 2;
 
 #[test]
 fn on_net_destination_carries_the_dedicated_ipv4() {
@@ -22,7 +21,7 @@ fn on_net_destination_carries_the_dedicated_ipv4() {
         SocketAddr::new(ON_NET_V4.into(), ON_NET_PORT),
     )
     .expect("PROXY v2 origin");
-    let (lax_before, fra_before) = (fleet.uplink(LAX), fleet.uplink(FRA));
+    let lax_before = fleet.uplink(LAX);
 
     let mut client = fleet.client(LAX, FLEET_HTTP_PORT);
     tunnel(
@@ -48,16 +47,14 @@ fn on_net_destination_carries_the_dedicated_ipv4() {
         Some(IpAddr::from(FRA_V4)),
         "{seen:?}"
     );
+    // lax's default range is routed to lax's uplink only: the packets left through lax. (fra's
+    // uplink counters are not compared: neighbour discovery moves a few hundred bytes on any
+    // link, as much as this short exchange.)
     assert!(
         in_prefix(seen[0].tcp_peer.ip(), default_v4("lax")),
         "the TCP peer is lax's default range: {seen:?}"
     );
     assert!(fleet.uplink(LAX).since(lax_before).tx > 0);
-    assert_eq!(
-        fleet.uplink(FRA).since(fra_before).rx,
-        0,
-        "nothing went through fra"
-    );
     let record = fleet.wait_record(LAX, "the on-net connection", |r| r["src_port"] == local);
     assert_eq!(record["egress_location"], "lax", "{record}");
     assert_eq!(record["egress_ip_location"], "fra", "{record}");
