@@ -1,8 +1,9 @@
 //! The flows of one association: deciding each destination once, the sockets per source
-//! address, relaying replies, and ending idle flows. Flows whose route leaves at another
-//! location go through the fleet instead ([`forwarded`]).
+//! address ([`local`]), relaying replies, and ending idle flows. Flows whose route leaves at
+//! another location go through the fleet instead ([`forwarded`]).
 
 mod forwarded;
+mod local;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use egress_fleet::{Membership, UdpSendError};
 use egress_model::{ClientAddr, EgressAddr, TargetAddr, TargetHost};
-use egress_net::{bind_udp, PortSlot};
+use egress_net::PortSlot;
 use egress_onramp::server::{Authorized, OnRamp, OpenError, OpenFailure, UdpReply};
 use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
 use tokio::net::UdpSocket;
@@ -26,6 +27,7 @@ use super::super::sessions::SessionGuard;
 use super::super::{
     base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
 };
+use local::flows_socket;
 
 /// What every flow of an association shares.
 #[derive(Debug)]
@@ -346,53 +348,10 @@ impl State {
                 format!("{destination} is on-net; UDP carries no PROXY v2 header yet"),
             );
         }
-        let slot = match self.ledger.acquire(
-            route.source,
-            destination,
-            plan.max_connections_per_destination,
-        ) {
-            Ok(slot) => slot,
-            Err(e) => {
-                return refuse(
-                    OpenFailure::PortsExhausted,
-                    "egress_port_allocation_error",
-                    e.to_string(),
-                )
-            }
-        };
-        let mut flows = self.inner.lock().expect("never poisoned");
-        let socket = match flows.sockets.get(&route.source) {
-            Some((socket, _)) => Arc::clone(socket),
-            None => match bind_udp(route.source) {
-                Ok(socket) => {
-                    let socket = Arc::new(socket);
-                    let reader = tokio::spawn(read_replies(
-                        Arc::downgrade(self),
-                        Arc::clone(&socket),
-                        route.source,
-                    ));
-                    flows
-                        .sockets
-                        .insert(route.source, (Arc::clone(&socket), reader));
-                    socket
-                }
-                Err(e) => {
-                    drop(flows);
-                    return refuse(OpenFailure::Internal, e.close_reason(), e.to_string());
-                }
-            },
-        };
-        let (id, mut record) = self.flow_record(target, destination, &plan, &route);
-        record.egress_port = socket.local_addr().ok().map(|a| a.port());
-        let record = self.recorder.opened(id, record);
-        let exit = Exit::Local {
-            source: route.source,
-            _slot: slot,
-        };
-        let mut flow = Flow::new(id, exit, record);
-        flow.count_up(payload.len());
-        flows.live.insert(destination, flow);
-        Ok(Some(socket))
+        match self.open_local(target, destination, &plan, &route, payload) {
+            Ok(socket) => Ok(Some(socket)),
+            Err(e) => refuse(e.failure, e.close_reason, e.message),
+        }
     }
 
     /// Logs a flow that ended.
@@ -479,18 +438,6 @@ impl Refused {
     }
 }
 
-fn flows_socket(
-    sockets: &HashMap<EgressAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
-    source: EgressAddr,
-) -> Arc<UdpSocket> {
-    Arc::clone(
-        &sockets
-            .get(&source)
-            .expect("a live flow's source socket lives as long as the association")
-            .0,
-    )
-}
-
 /// The first IPv4 address, else the first: one destination per name keeps a flow's plan and
 /// port slot single (no Happy Eyeballs for datagrams).
 fn prefer_ipv4(found: &[IpAddr]) -> Option<IpAddr> {
@@ -514,39 +461,6 @@ fn name_error(close_reason: &'static str, name: &str, detail: &str) -> OpenError
         failure: OpenFailure::NameNotResolved,
         close_reason,
         message: format!("cannot resolve {name}: {detail}"),
-    }
-}
-
-/// Reads the replies arriving on one source socket; only destinations with a live flow of
-/// this source reach the client.
-async fn read_replies(state: std::sync::Weak<State>, socket: Arc<UdpSocket>, source: EgressAddr) {
-    let mut buf = vec![0u8; super::MAX_DATAGRAM];
-    loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Some(state) = state.upgrade() else { return };
-        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        let known = {
-            let mut flows = state.inner.lock().expect("never poisoned");
-            match flows.live.get_mut(&from) {
-                Some(flow) if matches!(flow.exit, Exit::Local { source: s, .. } if s == source) => {
-                    flow.count_down(n);
-                    true
-                }
-                _ => false,
-            }
-        };
-        if known {
-            let reply = UdpReply {
-                from,
-                payload: buf[..n].to_vec(),
-            };
-            // A full queue loses the datagram rather than stalling every flow.
-            if let Err(mpsc::error::TrySendError::Closed(_)) = state.replies.try_send(reply) {
-                return;
-            }
-        }
     }
 }
 
