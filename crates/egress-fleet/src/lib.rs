@@ -1,11 +1,13 @@
 //! A fleet of nodes across locations: the fleet's certificates, membership and the location
 //! health view that feeds the snapshot, and inter-node forwarding (HTTP/2 extended CONNECT
-//! inside mutual TLS) so an IPv4 leaves from the location that holds it.
+//! inside mutual TLS) of TCP connections and UDP flows, so an IPv4 leaves from the location
+//! that holds it.
 
 mod membership;
 mod peer;
 pub mod pki;
 mod server;
+mod udp;
 pub mod wire;
 
 use egress_model::LocationCode;
@@ -13,8 +15,11 @@ use egress_model::LocationCode;
 pub use membership::{Membership, PeerStatus};
 pub use peer::{LinkTimeouts, PeerLink, PeerSpec};
 pub use pki::{FleetFiles, FleetTls, PkiError};
-pub use server::{serve, BoxFuture, Dialled, ForwardDialer, ForwardRefusal, ServeSettings};
-pub use wire::ForwardRequest;
+pub use server::{
+    serve, BoundUdp, BoxFuture, Dialled, ForwardDialer, ForwardRefusal, ServeSettings,
+};
+pub use udp::tunnel::{UdpReceiver, UdpSendError, UdpSender, UdpStreamEnded, UdpTunnel};
+pub use wire::{ForwardRequest, TunnelKind};
 
 /// Why a forwarded connection did not open.
 #[derive(Debug, thiserror::Error)]

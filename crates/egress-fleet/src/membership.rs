@@ -1,6 +1,7 @@
 //! Who is in the fleet, which peers answer, and the location health view that feeds the
 //! snapshot: a location is healthy while at least one of its nodes answers.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +10,15 @@ use arc_swap::ArcSwap;
 use egress_model::{Config, LocationCode};
 use egress_net::Upstream;
 use egress_policy::LocationHealth;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use rustls_pki_types::CertificateDer;
 use tokio::sync::watch;
 
 use crate::peer::{LinkTimeouts, PeerLink, PeerSpec};
 use crate::pki::{names_node, FleetTls};
-use crate::wire::ForwardRequest;
+use crate::udp::tunnel::UdpTunnel;
+use crate::wire::{ForwardRequest, TunnelKind};
 use crate::FleetError;
 
 /// This node's view of the fleet.
@@ -188,6 +192,30 @@ impl Membership {
         location: &LocationCode,
         request: &ForwardRequest,
     ) -> Result<Upstream, FleetError> {
+        let (stream, egress) = self.open_stream(location, TunnelKind::Tcp, request).await?;
+        Ok(Upstream::Forwarded {
+            stream: Box::new(stream),
+            egress,
+        })
+    }
+
+    /// Opens a UDP flow through an answering node of `location`, trying each in turn: that
+    /// node sends to `request.destination` from `request.source` and relays its replies.
+    pub async fn open_udp(
+        &self,
+        location: &LocationCode,
+        request: &ForwardRequest,
+    ) -> Result<UdpTunnel, FleetError> {
+        let (stream, egress) = self.open_stream(location, TunnelKind::Udp, request).await?;
+        Ok(UdpTunnel::start(stream, egress))
+    }
+
+    async fn open_stream(
+        &self,
+        location: &LocationCode,
+        kind: TunnelKind,
+        request: &ForwardRequest,
+    ) -> Result<(TokioIo<Upgraded>, Option<SocketAddr>), FleetError> {
         let peers = self.peers.load_full();
         let candidates: Vec<&Arc<PeerLink>> = peers
             .iter()
@@ -202,8 +230,8 @@ impl Membership {
         let mut last = None;
         for i in 0..candidates.len() {
             let link = candidates[(start + i) % candidates.len()];
-            match link.open(request).await {
-                Ok(upstream) => return Ok(upstream),
+            match link.open_stream(kind, request).await {
+                Ok(opened) => return Ok(opened),
                 // The destination's own answer: another node would get the same.
                 Err(refused @ FleetError::Refused { .. }) => return Err(refused),
                 Err(e) => last = Some(e),

@@ -1,5 +1,5 @@
 //! One link to a peer node: a single HTTP/2 connection inside mutual TLS that carries every
-//! tunnel to that node and its health probes; reconnected on demand.
+//! tunnel and forwarded UDP flow to that node and its health probes; reconnected on demand.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -9,9 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use egress_model::LocationCode;
 use egress_net::Upstream;
-use http::{Method, Request, StatusCode};
+use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::Empty;
 use hyper::client::conn::http2::{self, SendRequest};
+use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
@@ -19,7 +20,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;
 
-use crate::wire::{self, ForwardRequest};
+use crate::udp::tunnel::UdpTunnel;
+use crate::wire::{self, ForwardRequest, TunnelKind};
 use crate::FleetError;
 
 /// Flow-control window of each tunnel: large enough that one tunnel fills a fast link.
@@ -142,14 +144,38 @@ impl PeerLink {
 
     /// Opens a tunnel through the peer: it dials `request.destination` from `request.source`.
     pub async fn open(&self, request: &ForwardRequest) -> Result<Upstream, FleetError> {
+        let (stream, egress) = self.open_stream(TunnelKind::Tcp, request).await?;
+        Ok(Upstream::Forwarded {
+            stream: Box::new(stream),
+            egress,
+        })
+    }
+
+    /// Opens a UDP flow through the peer: it sends to `request.destination` from
+    /// `request.source` and relays that destination's replies.
+    pub async fn open_udp(&self, request: &ForwardRequest) -> Result<UdpTunnel, FleetError> {
+        let (stream, egress) = self.open_stream(TunnelKind::Udp, request).await?;
+        Ok(UdpTunnel::start(stream, egress))
+    }
+
+    /// Sends the extended CONNECT and waits for the peer's answer: the stream and the address
+    /// the peer reported it bound, or its refusal.
+    pub(crate) async fn open_stream(
+        &self,
+        kind: TunnelKind,
+        request: &ForwardRequest,
+    ) -> Result<(TokioIo<Upgraded>, Option<SocketAddr>), FleetError> {
         let work = async {
             let mut sender = self.connection().await?;
             let mut builder = Request::builder()
                 .method(Method::CONNECT)
-                .uri(format!("https://{}{}", self.spec.id, wire::TCP_PATH))
-                .extension(hyper::ext::Protocol::from_static(wire::TCP_PROTOCOL));
+                .uri(format!("https://{}{}", self.spec.id, kind.path()))
+                .extension(hyper::ext::Protocol::from_static(kind.protocol()));
             if let Some(headers) = builder.headers_mut() {
                 request.to_headers(headers);
+                if kind == TunnelKind::Udp {
+                    headers.insert(wire::H_CAPSULE_PROTOCOL, HeaderValue::from_static("?1"));
+                }
             }
             let http_request = builder
                 .body(Empty::new())
@@ -175,10 +201,7 @@ impl PeerLink {
             let upgraded = hyper::upgrade::on(response)
                 .await
                 .map_err(|e| FleetError::link(&self.spec.id, e))?;
-            Ok(Upstream::Forwarded {
-                stream: Box::new(TokioIo::new(upgraded)),
-                egress,
-            })
+            Ok((TokioIo::new(upgraded), egress))
         };
         tokio::time::timeout(self.timeouts.open + self.timeouts.connect, work)
             .await

@@ -1,6 +1,6 @@
 //! The fleet listener: accepts peer nodes over mutual TLS and HTTP/2, answers health probes,
-//! and opens forwarded connections (extended CONNECT, RFC 8441) from the addresses this node
-//! holds.
+//! and opens forwarded connections (extended CONNECT, RFC 8441) and UDP flows (`connect-udp`,
+//! relayed in [`crate::udp::relay`]) from the addresses this node holds.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,12 +16,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_rustls::TlsAcceptor;
 
 use crate::membership::Membership;
 use crate::peer::{CONNECTION_WINDOW, MAX_FRAME, SEND_BUFFER, STREAM_WINDOW};
-use crate::wire::{self, ForwardRequest};
+use crate::wire::{self, ForwardRequest, TunnelKind};
 
 /// A boxed future, as the dialer trait returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -32,6 +32,15 @@ pub struct Dialled {
     /// The connection to the destination.
     pub stream: TcpStream,
     /// Held while the connection lives (the port budget slot).
+    pub guard: Box<dyn std::fmt::Debug + Send + Sync>,
+}
+
+/// A UDP socket the egress node bound for a peer's flow.
+#[derive(Debug)]
+pub struct BoundUdp {
+    /// Bound to the requested source (any port); the listener connects it to the destination.
+    pub socket: UdpSocket,
+    /// Held while the flow lives (the port budget slot).
     pub guard: Box<dyn std::fmt::Debug + Send + Sync>,
 }
 
@@ -54,6 +63,14 @@ pub trait ForwardDialer: Send + Sync + 'static {
         peer: &'a str,
         request: &'a ForwardRequest,
     ) -> BoxFuture<'a, Result<Dialled, ForwardRefusal>>;
+
+    /// Binds a UDP socket to `request.source` for `peer`'s flow to `request.destination`, with
+    /// the same checks and port budget as [`ForwardDialer::dial`].
+    fn bind_udp<'a>(
+        &'a self,
+        peer: &'a str,
+        request: &'a ForwardRequest,
+    ) -> BoxFuture<'a, Result<BoundUdp, ForwardRefusal>>;
 }
 
 /// Settings of the fleet listener.
@@ -63,6 +80,9 @@ pub struct ServeSettings {
     pub handshake_timeout: Duration,
     /// A forwarded tunnel with no byte either way for this long is closed.
     pub idle_timeout: Duration,
+    /// A forwarded UDP flow with no datagram either way for this long is closed. The ingress
+    /// node ends idle flows itself; this is the backstop, so make it longer than the ingress's.
+    pub udp_idle_timeout: Duration,
 }
 
 /// Accepts peers until the task is dropped; dropping it also closes every peer connection.
@@ -156,7 +176,7 @@ async fn serve_peer(
 }
 
 async fn answer(
-    mut request: Request<Incoming>,
+    request: Request<Incoming>,
     peer: &str,
     membership: &Membership,
     dialer: Arc<dyn ForwardDialer>,
@@ -165,14 +185,14 @@ async fn answer(
     if request.method() == Method::GET && request.uri().path() == wire::HEALTH_PATH {
         return status(StatusCode::OK, None).with_header(wire::H_NODE, membership.me());
     }
-    let is_tunnel = request.method() == Method::CONNECT
-        && request
-            .extensions()
-            .get::<hyper::ext::Protocol>()
-            .is_some_and(|p| p.as_str() == wire::TCP_PROTOCOL);
-    if !is_tunnel {
+    let kind = request
+        .extensions()
+        .get::<hyper::ext::Protocol>()
+        .and_then(|p| TunnelKind::from_protocol(p.as_str()))
+        .filter(|_| request.method() == Method::CONNECT);
+    let Some(kind) = kind else {
         return status(StatusCode::NOT_FOUND, Some("fleet_unknown_request"));
-    }
+    };
     let forward = match ForwardRequest::from_headers(request.headers()) {
         Ok(forward) => forward,
         Err(e) => {
@@ -180,21 +200,24 @@ async fn answer(
             return status(StatusCode::BAD_REQUEST, Some("fleet_bad_request"));
         }
     };
+    match kind {
+        TunnelKind::Tcp => answer_tcp(request, peer, forward, dialer, settings).await,
+        TunnelKind::Udp => {
+            crate::udp::relay::answer(request, peer, forward, dialer, settings).await
+        }
+    }
+}
+
+async fn answer_tcp(
+    mut request: Request<Incoming>,
+    peer: &str,
+    forward: ForwardRequest,
+    dialer: Arc<dyn ForwardDialer>,
+    settings: ServeSettings,
+) -> Response<Empty<Bytes>> {
     let dialled = match dialer.dial(peer, &forward).await {
         Ok(dialled) => dialled,
-        Err(refusal) => {
-            tracing::info!(
-                peer,
-                session = %forward.session,
-                source = %forward.source,
-                destination = %forward.destination,
-                close_reason = refusal.close_reason,
-                "forward refused: {}",
-                refusal.message
-            );
-            let code = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            return status(code, Some(refusal.close_reason));
-        }
+        Err(refusal) => return refused(peer, &forward, &refusal),
     };
     let bound = dialled.stream.local_addr().ok();
     let on_upgrade = hyper::upgrade::on(&mut request);
@@ -227,7 +250,29 @@ async fn answer(
     }
 }
 
-fn status(code: StatusCode, close_reason: Option<&'static str>) -> Response<Empty<Bytes>> {
+/// Logs a refusal and answers it with its status and close reason.
+pub(crate) fn refused(
+    peer: &str,
+    forward: &ForwardRequest,
+    refusal: &ForwardRefusal,
+) -> Response<Empty<Bytes>> {
+    tracing::info!(
+        peer,
+        session = %forward.session,
+        source = %forward.source,
+        destination = %forward.destination,
+        close_reason = refusal.close_reason,
+        "forward refused: {}",
+        refusal.message
+    );
+    let code = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    status(code, Some(refusal.close_reason))
+}
+
+pub(crate) fn status(
+    code: StatusCode,
+    close_reason: Option<&'static str>,
+) -> Response<Empty<Bytes>> {
     let mut response = Response::new(Empty::new());
     *response.status_mut() = code;
     if let Some(reason) = close_reason {
@@ -238,7 +283,7 @@ fn status(code: StatusCode, close_reason: Option<&'static str>) -> Response<Empt
     response
 }
 
-trait WithHeader {
+pub(crate) trait WithHeader {
     fn with_header(self, name: &'static str, value: &str) -> Self;
 }
 

@@ -1,5 +1,7 @@
 //! What travels between nodes: the plan of a forwarded connection in request headers, and the
-//! outcome in response headers.
+//! outcome in response headers. A forwarded TCP connection's stream carries its bytes; a
+//! forwarded UDP flow's stream carries capsules (RFC 9297), one DATAGRAM capsule per UDP
+//! payload with context ID 0 (RFC 9298 §5).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,6 +11,10 @@ use http::{HeaderMap, HeaderValue};
 pub const TCP_PROTOCOL: &str = "egressd-tcp";
 /// Path of forwarded TCP connections.
 pub const TCP_PATH: &str = "/fleet/v1/tcp";
+/// Extended CONNECT protocol of a forwarded UDP flow (RFC 9298 §3.4).
+pub const UDP_PROTOCOL: &str = egress_masque::CONNECT_UDP_PROTOCOL;
+/// Path of forwarded UDP flows (the target is in `egress-destination`, as for TCP).
+pub const UDP_PATH: &str = "/fleet/v1/udp";
 /// Path of health probes.
 pub const HEALTH_PATH: &str = "/fleet/v1/health";
 
@@ -26,8 +32,45 @@ pub const H_ACCOUNT: &str = "egress-account";
 pub const H_BOUND: &str = "egress-bound";
 /// Response header: why the egress node refused (a close reason).
 pub const H_CLOSE_REASON: &str = "egress-close-reason";
+/// Request and response header of a forwarded UDP flow: the stream carries capsules
+/// (RFC 9297 §3.4).
+pub const H_CAPSULE_PROTOCOL: &str = "capsule-protocol";
 /// Response header of health probes: the answering node's id.
 pub const H_NODE: &str = "egress-node";
+
+/// What a forwarded stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelKind {
+    /// A TCP connection's bytes.
+    Tcp,
+    /// A UDP flow's datagrams, as capsules.
+    Udp,
+}
+
+impl TunnelKind {
+    /// The extended CONNECT `:protocol`.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            TunnelKind::Tcp => TCP_PROTOCOL,
+            TunnelKind::Udp => UDP_PROTOCOL,
+        }
+    }
+
+    /// The request path.
+    pub fn path(self) -> &'static str {
+        match self {
+            TunnelKind::Tcp => TCP_PATH,
+            TunnelKind::Udp => UDP_PATH,
+        }
+    }
+
+    /// The kind a `:protocol` names, if any.
+    pub fn from_protocol(protocol: &str) -> Option<TunnelKind> {
+        [TunnelKind::Tcp, TunnelKind::Udp]
+            .into_iter()
+            .find(|kind| kind.protocol() == protocol)
+    }
+}
 
 /// Close reasons an egress node may answer with; anything else reads `fleet_peer_refused`.
 const KNOWN_CLOSE_REASONS: &[&str] = &[
@@ -145,6 +188,15 @@ mod tests {
         let mut headers = HeaderMap::new();
         request.to_headers(&mut headers);
         assert_eq!(ForwardRequest::from_headers(&headers), Ok(request));
+    }
+
+    #[test]
+    fn each_kind_is_named_by_its_protocol() {
+        for kind in [TunnelKind::Tcp, TunnelKind::Udp] {
+            assert_eq!(TunnelKind::from_protocol(kind.protocol()), Some(kind));
+        }
+        assert_eq!(UDP_PROTOCOL, "connect-udp");
+        assert_eq!(TunnelKind::from_protocol("websocket"), None);
     }
 
     #[test]

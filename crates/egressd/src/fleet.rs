@@ -68,6 +68,8 @@ pub fn run(
     let settings = ServeSettings {
         handshake_timeout: Duration::from_secs(args.head_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        // The ingress node ends idle UDP flows after the same timeout; this is the backstop.
+        udp_idle_timeout: Duration::from_secs(args.idle_timeout_secs.saturating_mul(2)),
     };
     let dialer: Arc<dyn egress_fleet::ForwardDialer> = Arc::clone(gateway) as _;
     let server = tokio::spawn(egress_fleet::serve(

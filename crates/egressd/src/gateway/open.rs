@@ -301,7 +301,7 @@ async fn announce(
         })
 }
 
-fn fleet_error(e: &FleetError) -> OpenError {
+pub(super) fn fleet_error(e: &FleetError) -> OpenError {
     let failure = match e {
         FleetError::Timeout { .. } => OpenFailure::Timeout,
         FleetError::Refused { status: 403, .. } => OpenFailure::NotAllowed,

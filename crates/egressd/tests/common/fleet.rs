@@ -31,6 +31,8 @@ pub const FLEET_PORT: u16 = 7443;
 pub const FLEET_HTTP_PORT: u16 = 3128;
 /// HTTP proxy port asking for credentials.
 pub const FLEET_HTTP_AUTH_PORT: u16 = 3129;
+/// SOCKS5 port of every node (wildcard listener; UDP ASSOCIATE on, the account has UDP on).
+pub const FLEET_SOCKS_PORT: u16 = 1080;
 
 /// Destination port pinned to fra's IPv4, falling back to nyc's.
 pub const PINNED_FRA_PORT: u16 = 8081;
@@ -126,11 +128,18 @@ fleet_address = "10.201.{n}.1:{FLEET_PORT}"
 [[accounts]]
 id = "acme"
 name = "Acme"
+traffic = {{ udp = true }}
 {users}
 [[accounts.proxy_endpoints]]
 name = "http"
 protocol = "http"
 listen = "0.0.0.0:{FLEET_HTTP_PORT}"
+authorization = {{ source_prefixes = ["10.0.0.0/8"] }}
+
+[[accounts.proxy_endpoints]]
+name = "socks5"
+protocol = "socks5"
+listen = "0.0.0.0:{FLEET_SOCKS_PORT}"
 authorization = {{ source_prefixes = ["10.0.0.0/8"] }}
 
 [[accounts.proxy_endpoints]]
@@ -338,6 +347,13 @@ impl Fleet {
         self.net.gateways[index]
             .uplink_bytes()
             .expect("uplink counters")
+    }
+
+    /// Backbone link byte counters of location `index`.
+    pub fn backbone(&self, index: usize) -> LinkBytes {
+        self.net.gateways[index]
+            .backbone_bytes()
+            .expect("backbone counters")
     }
 
     /// Waits for a record in node `index`'s log.

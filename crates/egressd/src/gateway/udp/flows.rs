@@ -1,5 +1,9 @@
 //! The flows of one association: deciding each destination once, the sockets per source
-//! address, relaying replies, and ending idle flows.
+//! address ([`local`]), relaying replies, and ending idle flows. Flows whose route leaves at
+//! another location go through the fleet instead ([`forwarded`]).
+
+mod forwarded;
+mod local;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -8,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use egress_fleet::{Membership, UdpSendError};
 use egress_model::{ClientAddr, EgressAddr, TargetAddr, TargetHost};
-use egress_net::{bind_udp, PortSlot};
+use egress_net::PortSlot;
 use egress_onramp::server::{Authorized, OnRamp, OpenError, OpenFailure, UdpReply};
 use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
 use tokio::net::UdpSocket;
@@ -17,10 +22,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::super::metrics::DropLabels;
 use super::super::sessions::SessionGuard;
 use super::super::{
     base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
 };
+use local::flows_socket;
 
 /// What every flow of an association shares.
 #[derive(Debug)]
@@ -35,6 +42,8 @@ pub(super) struct State {
     pub(super) ledger: egress_net::PortLedger,
     pub(super) recorder: Arc<Recorder>,
     pub(super) resolver: resolve::GatewayResolver,
+    /// The fleet that carries flows leaving at other locations, when this node has one.
+    pub(super) fleet: Option<Arc<Membership>>,
     pub(super) replies: mpsc::Sender<UdpReply>,
     pub(super) inner: Mutex<Flows>,
     /// The association counts as one session of the account (and user).
@@ -45,6 +54,8 @@ pub(super) struct State {
 pub(super) struct Flows {
     /// Live flows by destination.
     live: HashMap<SocketAddr, Flow>,
+    /// Forwarded flows whose stream is still opening, by destination.
+    opening: HashMap<SocketAddr, forwarded::Opening>,
     /// Targets refused recently, and when: their datagrams are dropped without a new record
     /// until they have been quiet for the idle timeout.
     refused: HashMap<String, Instant>,
@@ -57,14 +68,59 @@ pub(super) struct Flows {
 #[derive(Debug)]
 struct Flow {
     id: u64,
-    source: EgressAddr,
+    exit: Exit,
     record: Arc<ConnectionRecord>,
-    _slot: PortSlot,
     bytes_up: u64,
     bytes_down: u64,
     datagrams_up: u64,
     datagrams_down: u64,
     last: Instant,
+}
+
+/// Where a flow's datagrams leave.
+#[derive(Debug)]
+enum Exit {
+    /// From this node's socket for the source, holding the source's port slot.
+    Local { source: EgressAddr, _slot: PortSlot },
+    /// Through a node of the egress location (which holds the port slot).
+    Forwarded(forwarded::Forwarded),
+}
+
+impl Flow {
+    fn new(id: u64, exit: Exit, record: Arc<ConnectionRecord>) -> Flow {
+        Flow {
+            id,
+            exit,
+            record,
+            bytes_up: 0,
+            bytes_down: 0,
+            datagrams_up: 0,
+            datagrams_down: 0,
+            last: Instant::now(),
+        }
+    }
+
+    fn count_up(&mut self, len: usize) {
+        self.datagrams_up += 1;
+        self.bytes_up += len as u64;
+        self.last = Instant::now();
+    }
+
+    fn count_down(&mut self, len: usize) {
+        self.datagrams_down += 1;
+        self.bytes_down += len as u64;
+        self.last = Instant::now();
+    }
+}
+
+/// What to do with a datagram once the flows were looked at.
+enum Next {
+    /// Send it from this socket.
+    Send(Arc<UdpSocket>),
+    /// Nothing more: queued for the fleet, or dropped.
+    Done,
+    /// No flow yet: decide the destination.
+    Open,
 }
 
 impl State {
@@ -142,20 +198,12 @@ impl State {
             },
         };
         let destination = SocketAddr::new(addr, target.port);
-        let socket = {
-            let mut flows = self.inner.lock().expect("never poisoned");
-            let Flows { live, sockets, .. } = &mut *flows;
-            live.get_mut(&destination).map(|flow| {
-                flow.datagrams_up += 1;
-                flow.bytes_up += payload.len() as u64;
-                flow.last = Instant::now();
-                flows_socket(sockets, flow.source)
-            })
-        };
-        let socket = match socket {
-            Some(socket) => socket,
-            None => match self.open_flow(&target, destination, payload.len() as u64) {
-                Ok(socket) => socket,
+        let socket = match self.next_for(destination, payload) {
+            Next::Send(socket) => socket,
+            Next::Done => return,
+            Next::Open => match self.open_flow(&target, destination, payload) {
+                Ok(Some(socket)) => socket,
+                Ok(None) => return,
                 Err(refused) => {
                     let mut record = self.refusal_record(&target, Some(addr));
                     if let Some(planned) = &refused.planned {
@@ -169,13 +217,79 @@ impl State {
         let _ = socket.send_to(payload, destination).await;
     }
 
-    /// Decides a new destination, takes its port slot and records the flow as live.
+    /// Counts a datagram into the destination's flow and says where it goes.
+    fn next_for(&self, destination: SocketAddr, payload: &[u8]) -> Next {
+        let mut flows = self.inner.lock().expect("never poisoned");
+        let Flows {
+            live,
+            opening,
+            sockets,
+            ..
+        } = &mut *flows;
+        if let Some(opening) = opening.get_mut(&destination) {
+            if !opening.queue(payload) {
+                self.dropped("fleet_queue_full");
+            }
+            return Next::Done;
+        }
+        let Some(flow) = live.get_mut(&destination) else {
+            return Next::Open;
+        };
+        match &flow.exit {
+            Exit::Local { source, .. } => {
+                let socket = flows_socket(sockets, *source);
+                flow.count_up(payload.len());
+                Next::Send(socket)
+            }
+            Exit::Forwarded(forwarded) => {
+                match forwarded.sender.send(payload) {
+                    Ok(()) => flow.count_up(payload.len()),
+                    Err(UdpSendError::Full) => self.dropped("fleet_queue_full"),
+                    // The stream just ended: its flow ends as soon as its reply task sees it.
+                    Err(UdpSendError::Closed) => self.dropped("fleet_stream_closed"),
+                }
+                Next::Done
+            }
+        }
+    }
+
+    /// Counts a datagram dropped after its flow was decided.
+    fn dropped(&self, reason: &'static str) {
+        self.recorder
+            .metrics
+            .udp_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc();
+    }
+
+    /// A new flow's record: its destination and plan.
+    fn flow_record(
+        &self,
+        target: &TargetAddr,
+        destination: SocketAddr,
+        plan: &Plan,
+        route: &Route,
+    ) -> (u64, ConnectionRecord) {
+        let (id, mut record) = self.new_record();
+        record.dst_host = match &target.host {
+            TargetHost::Name(name) => Some(name.clone()),
+            TargetHost::Ip(_) => None,
+        };
+        record.dst_ip = Some(destination.ip().to_string());
+        record.dst_port = Some(destination.port());
+        fill_plan(&mut record, plan, route);
+        (id, record)
+    }
+
+    /// Decides a new destination, takes its port slot and records the flow as live: the
+    /// socket to send from, or `None` when the flow is forwarded (the datagram waits for the
+    /// stream to open).
     fn open_flow(
         self: &Arc<Self>,
         target: &TargetAddr,
         destination: SocketAddr,
-        first_bytes: u64,
-    ) -> Result<Arc<UdpSocket>, Refused> {
+        payload: &[u8],
+    ) -> Result<Option<Arc<UdpSocket>>, Refused> {
         let snapshot = self.snapshot.load();
         let addr = destination.ip();
         if super::super::own::is_own(&self.own.load(), addr)
@@ -222,14 +336,10 @@ impl State {
             })
         };
         if route.forwarded {
-            return refuse(
-                OpenFailure::Unreachable,
-                "egress_location_unavailable",
-                format!(
-                    "UDP from {} must leave at location {}; UDP is not forwarded between locations yet",
-                    route.source, route.egress_location
-                ),
-            );
+            return match self.open_forwarded(target, destination, &plan, &route, payload) {
+                Ok(()) => Ok(None),
+                Err(e) => refuse(e.failure, e.close_reason, e.message),
+            };
         }
         if route.proxy_protocol_source.is_some() {
             return refuse(
@@ -238,67 +348,10 @@ impl State {
                 format!("{destination} is on-net; UDP carries no PROXY v2 header yet"),
             );
         }
-        let slot = match self.ledger.acquire(
-            route.source,
-            destination,
-            plan.max_connections_per_destination,
-        ) {
-            Ok(slot) => slot,
-            Err(e) => {
-                return refuse(
-                    OpenFailure::PortsExhausted,
-                    "egress_port_allocation_error",
-                    e.to_string(),
-                )
-            }
-        };
-        let mut flows = self.inner.lock().expect("never poisoned");
-        let socket = match flows.sockets.get(&route.source) {
-            Some((socket, _)) => Arc::clone(socket),
-            None => match bind_udp(route.source) {
-                Ok(socket) => {
-                    let socket = Arc::new(socket);
-                    let reader = tokio::spawn(read_replies(
-                        Arc::downgrade(self),
-                        Arc::clone(&socket),
-                        route.source,
-                    ));
-                    flows
-                        .sockets
-                        .insert(route.source, (Arc::clone(&socket), reader));
-                    socket
-                }
-                Err(e) => {
-                    drop(flows);
-                    return refuse(OpenFailure::Internal, e.close_reason(), e.to_string());
-                }
-            },
-        };
-        let (id, mut record) = self.new_record();
-        record.dst_host = match &target.host {
-            TargetHost::Name(name) => Some(name.clone()),
-            TargetHost::Ip(_) => None,
-        };
-        record.dst_ip = Some(addr.to_string());
-        record.dst_port = Some(destination.port());
-        record.egress_port = socket.local_addr().ok().map(|a| a.port());
-        fill_plan(&mut record, &plan, &route);
-        let record = self.recorder.opened(id, record);
-        flows.live.insert(
-            destination,
-            Flow {
-                id,
-                source: route.source,
-                record,
-                _slot: slot,
-                bytes_up: first_bytes,
-                bytes_down: 0,
-                datagrams_up: 1,
-                datagrams_down: 0,
-                last: Instant::now(),
-            },
-        );
-        Ok(socket)
+        match self.open_local(target, destination, &plan, &route, payload) {
+            Ok(socket) => Ok(Some(socket)),
+            Err(e) => refuse(e.failure, e.close_reason, e.message),
+        }
     }
 
     /// Logs a flow that ended.
@@ -349,13 +402,17 @@ impl State {
     pub(super) fn teardown(&self, close_reason: &str) {
         let mut flows = self.inner.lock().expect("never poisoned");
         let live: Vec<Flow> = flows.live.drain().map(|(_, f)| f).collect();
+        let opening: Vec<forwarded::Opening> = flows.opening.drain().map(|(_, o)| o).collect();
         for (_, (_, reader)) in flows.sockets.drain() {
             reader.abort();
         }
-        let had_records = flows.records > 0 || !live.is_empty();
+        let had_records = flows.records > 0 || !live.is_empty() || !opening.is_empty();
         drop(flows);
         for flow in live {
             self.end_flow(flow, close_reason);
+        }
+        for opening in opening {
+            self.end_opening(opening, close_reason);
         }
         if !had_records {
             let (_, mut record) = self.new_record();
@@ -381,18 +438,6 @@ impl Refused {
     }
 }
 
-fn flows_socket(
-    sockets: &HashMap<EgressAddr, (Arc<UdpSocket>, JoinHandle<()>)>,
-    source: EgressAddr,
-) -> Arc<UdpSocket> {
-    Arc::clone(
-        &sockets
-            .get(&source)
-            .expect("a live flow's source socket lives as long as the association")
-            .0,
-    )
-}
-
 /// The first IPv4 address, else the first: one destination per name keeps a flow's plan and
 /// port slot single (no Happy Eyeballs for datagrams).
 fn prefer_ipv4(found: &[IpAddr]) -> Option<IpAddr> {
@@ -416,41 +461,6 @@ fn name_error(close_reason: &'static str, name: &str, detail: &str) -> OpenError
         failure: OpenFailure::NameNotResolved,
         close_reason,
         message: format!("cannot resolve {name}: {detail}"),
-    }
-}
-
-/// Reads the replies arriving on one source socket; only destinations with a live flow of
-/// this source reach the client.
-async fn read_replies(state: std::sync::Weak<State>, socket: Arc<UdpSocket>, source: EgressAddr) {
-    let mut buf = vec![0u8; super::MAX_DATAGRAM];
-    loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Some(state) = state.upgrade() else { return };
-        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        let known = {
-            let mut flows = state.inner.lock().expect("never poisoned");
-            match flows.live.get_mut(&from) {
-                Some(flow) if flow.source == source => {
-                    flow.datagrams_down += 1;
-                    flow.bytes_down += n as u64;
-                    flow.last = Instant::now();
-                    true
-                }
-                _ => false,
-            }
-        };
-        if known {
-            let reply = UdpReply {
-                from,
-                payload: buf[..n].to_vec(),
-            };
-            // A full queue loses the datagram rather than stalling every flow.
-            if let Err(mpsc::error::TrySendError::Closed(_)) = state.replies.try_send(reply) {
-                return;
-            }
-        }
     }
 }
 

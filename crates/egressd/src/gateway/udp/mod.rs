@@ -3,10 +3,11 @@
 //! destination) like a TCP connection, and logged as one record when it ends (idle timeout or
 //! the association's end). Datagrams leave from one socket per source address per association.
 //!
-//! A destination whose route leaves at another location is refused for now
-//! (`egress_location_unavailable`): the fleet forwards streams, not datagrams. An on-net route
-//! (PROXY v2) is refused too (`udp_proxy_protocol_unsupported`), so that a destination never
-//! sees the default range where a policy asked for the dedicated address.
+//! A destination whose route leaves at another location is forwarded to a node there over the
+//! fleet (`connect-udp`, one stream per flow, datagrams as capsules); the flow is logged here,
+//! at the ingress node. An on-net route (PROXY v2) is refused (`udp_proxy_protocol_unsupported`),
+//! so that a destination never sees the default range where a policy asked for the dedicated
+//! address.
 
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +63,7 @@ impl EgressGateway {
             ledger: self.ledger.clone(),
             recorder: Arc::clone(&self.recorder),
             resolver: self.resolver.clone(),
+            fleet: self.fleet.clone(),
             replies: replies_tx,
             inner: Mutex::default(),
             _counted: counted,
