@@ -126,6 +126,11 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         let kind = match protocol {
             ProxyProtocol::Http => "HTTP",
             ProxyProtocol::Socks5 => "SOCKS5",
+            ProxyProtocol::Masque => {
+                return Err(format!(
+                    "cannot listen on {addr}: masque endpoints are not served yet"
+                ))
+            }
         };
         eprintln!("egressd: {kind} proxy listening on {local}");
         listening.push(format!("{} {local}", kind.to_lowercase()));
@@ -299,6 +304,7 @@ impl AcceptLoop {
                         match self.protocol {
                             ProxyProtocol::Http => connections.spawn(handle_http(stream, peer, listener, gateway, onramp)),
                             ProxyProtocol::Socks5 => connections.spawn(handle_socks5(stream, peer, listener, gateway, onramp)),
+                            ProxyProtocol::Masque => unreachable!("masque listeners are refused at start"),
                         };
                     }
                     Err(e) => {
