@@ -136,7 +136,10 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         listening.push(format!("{} {local}", kind.to_lowercase()));
         let accept = AcceptLoop {
             socket,
-            listener: Arc::new(Listener { local: addr }),
+            listener: Arc::new(Listener {
+                local: addr,
+                protocol,
+            }),
             protocol,
             gateway: Arc::clone(&gateway),
             onramp: Arc::clone(&onramp),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::super::metrics::DropLabels;
 use super::super::sessions::SessionGuard;
 use super::super::{
     base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
@@ -27,6 +28,7 @@ use super::super::{
 pub(super) struct State {
     pub(super) who: Authorized,
     pub(super) peer: SocketAddr,
+    pub(super) onramp: OnRamp,
     pub(super) idle: Duration,
     pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
     pub(super) own: Arc<ArcSwap<Vec<ipnet::IpNet>>>,
@@ -36,9 +38,19 @@ pub(super) struct State {
     pub(super) recorder: Arc<Recorder>,
     pub(super) resolver: resolve::GatewayResolver,
     pub(super) replies: mpsc::Sender<UdpReply>,
+    /// A single-target association's target, once its flow opened.
+    pub(super) pinned: OnceLock<Pinned>,
     pub(super) inner: Mutex<Flows>,
     /// The association counts as one session of the account (and user).
     pub(super) _counted: SessionGuard,
+}
+
+/// The one target of a CONNECT-UDP association and the address it resolved to when the
+/// association opened: later datagrams go there without resolving again.
+#[derive(Debug)]
+pub(super) struct Pinned {
+    target: TargetAddr,
+    destination: SocketAddr,
 }
 
 #[derive(Debug, Default)]
@@ -69,8 +81,7 @@ struct Flow {
 
 impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
-        let (id, mut record) =
-            base_record(&self.settings, &self.sessions, self.peer, OnRamp::Socks5);
+        let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
         record.transport = "udp".into();
         record.datagrams_client_to_upstream = Some(0);
         record.datagrams_upstream_to_client = Some(0);
@@ -117,31 +128,89 @@ impl State {
         }
     }
 
-    /// Sends one datagram: to the destination's flow, opening it first if needed.
+    /// The address a target is sent to: its IP, or its name's first IPv4 (else first address).
+    async fn resolve(&self, target: &TargetAddr) -> Result<IpAddr, OpenError> {
+        match &target.host {
+            TargetHost::Ip(ip) => Ok(ip.to_canonical()),
+            TargetHost::Name(name) => match self.resolver.lookup(name).await {
+                Ok(found) => prefer_ipv4(&found)
+                    .ok_or_else(|| name_error("dns_no_address", name, "no address")),
+                Err(e) => Err(name_error("dns_error", name, &e)),
+            },
+        }
+    }
+
+    /// Opens the flow of a single-target association before any datagram: resolved, decided
+    /// and given its port slot now, so that a refusal can be answered (and is logged).
+    pub(super) async fn open_pinned(self: &Arc<Self>, target: TargetAddr) -> Result<(), OpenError> {
+        let addr = match self.resolve(&target).await {
+            Ok(addr) => addr,
+            Err(error) => {
+                let record = self.refusal_record(&target, None);
+                self.refuse(format!("{}:{}", target.host, target.port), record, &error);
+                return Err(error);
+            }
+        };
+        let destination = SocketAddr::new(addr, target.port);
+        if let Err(refused) = self.open_flow(&target, destination, None) {
+            let mut record = self.refusal_record(&target, Some(addr));
+            if let Some(planned) = &refused.planned {
+                fill_plan(&mut record, &planned.0, &planned.1);
+            }
+            self.refuse(destination.to_string(), record, &refused.error);
+            return Err(refused.error);
+        }
+        let pinned = Pinned {
+            target,
+            destination,
+        };
+        self.pinned
+            .set(pinned)
+            .expect("an association opens its one target once");
+        Ok(())
+    }
+
+    /// Sends one datagram: to the destination's flow, opening it first if needed. A
+    /// single-target association sends to its target only.
     pub(super) async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
+        if let Some(pinned) = self.pinned.get() {
+            if target != pinned.target {
+                self.count_drop("foreign_target");
+                return;
+            }
+            return self.send_to(&target, pinned.destination, payload).await;
+        }
         let target_key = format!("{}:{}", target.host, target.port);
         if self.recently_refused(&target_key) {
             return;
         }
-        let addr = match &target.host {
-            TargetHost::Ip(ip) => ip.to_canonical(),
-            TargetHost::Name(name) => match self.resolver.lookup(name).await {
-                Ok(found) => match prefer_ipv4(&found) {
-                    Some(addr) => addr,
-                    None => {
-                        let error = name_error("dns_no_address", name, "no address");
-                        let record = self.refusal_record(&target, None);
-                        return self.refuse(target_key, record, &error);
-                    }
-                },
-                Err(e) => {
-                    let error = name_error("dns_error", name, &e);
-                    let record = self.refusal_record(&target, None);
-                    return self.refuse(target_key, record, &error);
-                }
-            },
+        let addr = match self.resolve(&target).await {
+            Ok(addr) => addr,
+            Err(error) => {
+                let record = self.refusal_record(&target, None);
+                return self.refuse(target_key, record, &error);
+            }
         };
-        let destination = SocketAddr::new(addr, target.port);
+        self.send_to(&target, SocketAddr::new(addr, target.port), payload)
+            .await;
+    }
+
+    /// Counts a datagram dropped before it reached a flow.
+    pub(super) fn count_drop(&self, reason: &'static str) {
+        self.recorder
+            .metrics
+            .udp_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc();
+    }
+
+    /// Sends one datagram to a resolved destination, through its flow.
+    async fn send_to(
+        self: &Arc<Self>,
+        target: &TargetAddr,
+        destination: SocketAddr,
+        payload: &[u8],
+    ) {
         let socket = {
             let mut flows = self.inner.lock().expect("never poisoned");
             let Flows { live, sockets, .. } = &mut *flows;
@@ -154,10 +223,10 @@ impl State {
         };
         let socket = match socket {
             Some(socket) => socket,
-            None => match self.open_flow(&target, destination, payload.len() as u64) {
+            None => match self.open_flow(target, destination, Some(payload.len() as u64)) {
                 Ok(socket) => socket,
                 Err(refused) => {
-                    let mut record = self.refusal_record(&target, Some(addr));
+                    let mut record = self.refusal_record(target, Some(destination.ip()));
                     if let Some(planned) = &refused.planned {
                         fill_plan(&mut record, &planned.0, &planned.1);
                     }
@@ -169,12 +238,13 @@ impl State {
         let _ = socket.send_to(payload, destination).await;
     }
 
-    /// Decides a new destination, takes its port slot and records the flow as live.
+    /// Decides a new destination, takes its port slot and records the flow as live, counting
+    /// the datagram that opened it (`None`: opened before any, for a single target).
     fn open_flow(
         self: &Arc<Self>,
         target: &TargetAddr,
         destination: SocketAddr,
-        first_bytes: u64,
+        first_bytes: Option<u64>,
     ) -> Result<Arc<UdpSocket>, Refused> {
         let snapshot = self.snapshot.load();
         let addr = destination.ip();
@@ -291,9 +361,9 @@ impl State {
                 source: route.source,
                 record,
                 _slot: slot,
-                bytes_up: first_bytes,
+                bytes_up: first_bytes.unwrap_or(0),
                 bytes_down: 0,
-                datagrams_up: 1,
+                datagrams_up: u64::from(first_bytes.is_some()),
                 datagrams_down: 0,
                 last: Instant::now(),
             },
