@@ -25,7 +25,7 @@ pub fn decode_h3_datagram(frame: &[u8]) -> Option<(u64, &[u8])> {
 /// only requests carry datagrams, and the caller has the ID from a request stream.
 pub fn encode_h3_datagram_header(stream_id: u64, out: &mut Vec<u8>) {
     assert!(
-        stream_id % 4 == 0,
+        stream_id.is_multiple_of(4),
         "HTTP datagrams belong to client-initiated bidirectional streams"
     );
     varint::encode(stream_id / 4, out);
