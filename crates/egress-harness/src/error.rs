@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 
 /// Why a lab, a namespace or a helper could not do what it was asked.
 ///
@@ -91,6 +92,44 @@ pub enum HarnessError {
     /// An origin answered something that is not an IP address.
     #[error("whoami answer {answer:?} is not an IP address")]
     BadWhoamiAnswer { answer: String },
+
+    /// A SOCKS5 proxy broke off or refused the UDP ASSOCIATE exchange.
+    #[error("SOCKS5 UDP ASSOCIATE with {proxy}: {reason}")]
+    Socks5Associate { proxy: SocketAddr, reason: String },
+
+    /// A TLS or QUIC configuration, or a certificate, could not be built.
+    #[error("{what}: {reason}")]
+    QuicSetup { what: &'static str, reason: String },
+
+    /// An HTTP/3 exchange with an origin failed at one stage.
+    #[error("HTTP/3 to {server}, {stage}: {reason}")]
+    Http3 {
+        server: SocketAddr,
+        stage: H3Stage,
+        reason: String,
+    },
+}
+
+/// Where an HTTP/3 exchange stopped, so a test can tell "refused before QUIC came up" from a
+/// broken origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H3Stage {
+    /// The QUIC handshake did not complete (no answer, or the peer closed).
+    Handshake,
+    /// The HTTP/3 connection, request or response head failed.
+    Request,
+    /// The response body failed, or the status was not 200.
+    Response,
+}
+
+impl fmt::Display for H3Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            H3Stage::Handshake => "QUIC handshake",
+            H3Stage::Request => "request",
+            H3Stage::Response => "response",
+        })
+    }
 }
 
 // Tests surface errors through `expect` and `?`, which print `Debug`: show the sentence, not the

@@ -58,6 +58,13 @@
 //! [`Topology::heal`]. A [`ProxyV2Origin`] plays an on-net destination that trusts a PROXY v2
 //! header.
 //!
+//! # HTTP/3
+//!
+//! An [`H3Origin`] answers HTTP/3 requests with the address its QUIC connection came from. A
+//! test reaches it with [`h3_get`] over a quinn endpoint from [`quic_client_endpoint`], whose
+//! datagrams travel through a [`DatagramCarrier`]: a [`Socks5UdpCarrier`] sends them through a
+//! SOCKS5 UDP association, so the origin sees the gateway's egress address.
+//!
 //! # Names and cleanup
 //!
 //! Namespaces are named `egh<pid>-<serial>-<role>`. Veth ends are
@@ -69,6 +76,8 @@ mod acceptor;
 mod backbone;
 mod bulk_origin;
 mod error;
+mod h3_client;
+mod h3_origin;
 mod lab;
 mod link_bytes;
 mod naming;
@@ -76,6 +85,8 @@ mod netns;
 mod origin;
 mod process;
 mod proxy_origin;
+mod quic_carrier;
+mod socks5_udp_carrier;
 mod topology;
 mod udp_origin;
 
@@ -83,12 +94,16 @@ pub mod pg_cluster;
 
 pub use backbone::BackboneLink;
 pub use bulk_origin::{fetch_bulk, BulkOrigin};
-pub use error::HarnessError;
+pub use error::{H3Stage, HarnessError};
+pub use h3_client::{h3_get, H3_STAGE_DEADLINE};
+pub use h3_origin::{H3Origin, H3_ORIGIN_NAME};
 pub use lab::{Lab, Veth};
 pub use link_bytes::LinkBytes;
 pub use naming::NAME_FAMILY;
 pub use netns::Netns;
 pub use origin::{ask_whoami, Origin};
 pub use proxy_origin::{ProxyV2Origin, ProxyV2Seen};
+pub use quic_carrier::{quic_client_endpoint, DatagramCarrier, Writable};
+pub use socks5_udp_carrier::Socks5UdpCarrier;
 pub use topology::{Gateway, Topology, TopologySpec, ORIGIN_V4, ORIGIN_V6};
 pub use udp_origin::UdpOrigin;

@@ -1,10 +1,13 @@
 //! A SOCKS5 UDP ASSOCIATE client (RFC 1928 §7) for the scenarios: the control connection, a
-//! UDP socket in the client namespace, and datagrams with the SOCKS5 UDP header.
+//! UDP socket in the client namespace, and datagrams with the SOCKS5 UDP header; and HTTP/3
+//! carried through such an association.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 
-use egress_harness::Netns;
+use egress_harness::{
+    h3_get, quic_client_endpoint, H3Origin, HarnessError, Netns, Socks5UdpCarrier, H3_ORIGIN_NAME,
+};
 
 use super::IO_TIMEOUT;
 
@@ -88,4 +91,29 @@ pub fn udp_whoami(socket: &UdpSocket, relay: SocketAddr, target: SocketAddr) -> 
     let text = String::from_utf8(payload).expect("a text answer");
     text.parse()
         .unwrap_or_else(|_| panic!("UDP whoami answer {text:?} is not an address"))
+}
+
+/// One HTTP/3 GET of `server` on the HTTP/3 origin, with QUIC carried through a fresh SOCKS5
+/// UDP association with the gateway's SOCKS5 listener: the answer, and the control
+/// connection's local port (the log's `src_port` for the association's flows). The
+/// association ends before this returns: its runtime, endpoint and control connection go.
+pub fn h3_get_through_socks5(
+    scenario: &super::Scenario,
+    origin: &H3Origin,
+    server: SocketAddr,
+) -> (Result<String, HarnessError>, u16) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the HTTP/3 client");
+    runtime.block_on(async {
+        let proxy = SocketAddr::new(super::GATEWAY.into(), super::SOCKS_PORT);
+        let carrier = Socks5UdpCarrier::associate(&scenario.net.client, proxy)
+            .expect("UDP ASSOCIATE accepted");
+        let control_port = carrier.control_addr().expect("control address").port();
+        let endpoint = quic_client_endpoint(carrier).expect("a QUIC endpoint over SOCKS5 UDP");
+        let answer = h3_get(&endpoint, server, H3_ORIGIN_NAME, origin.certificate()).await;
+        endpoint.close(0u32.into(), b"done");
+        (answer, control_port)
+    })
 }
