@@ -77,7 +77,7 @@ impl Relay {
                     }
                     // The client closed its side: the tunnel is over (RFC 9297 §3.3).
                     Ok(None) => break "closed",
-                    Err(_) => break "connection_reset",
+                    Err(_) => break stream_end(&connection),
                 },
                 reply = replies.recv() => {
                     let Some(reply) = reply else { break "closed" };
@@ -92,6 +92,16 @@ impl Relay {
         association.finish(close_reason);
         // Ends the response; the client may have gone already.
         let _ = send.finish().await;
+    }
+}
+
+/// Why a request stream failed: a client that closed its whole connection is done with the
+/// tunnel too; anything else broke it.
+fn stream_end(connection: &quinn::Connection) -> &'static str {
+    match connection.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(_)) => "closed",
+        Some(quinn::ConnectionError::TimedOut) => "idle_timeout",
+        _ => "connection_reset",
     }
 }
 
