@@ -36,19 +36,26 @@ pub fn masque_listeners(config: &Config) -> BTreeMap<SocketAddr, (EndpointTls, S
 }
 
 /// Builds the QUIC server configuration of every masque listener of `config`, or says which
-/// endpoint's file failed.
+/// endpoints' files failed (each on a line of its own).
 pub fn load_all(
     config: &Config,
     idle: Duration,
 ) -> Result<BTreeMap<SocketAddr, quinn::ServerConfig>, String> {
-    masque_listeners(config)
-        .into_iter()
-        .map(|(addr, (tls, endpoint))| {
-            masque_server_config(&tls, idle)
-                .map(|server| (addr, server))
-                .map_err(|e| format!("masque {endpoint} on {addr}: {e}"))
-        })
-        .collect()
+    let mut loaded = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (addr, (tls, endpoint)) in masque_listeners(config) {
+        match masque_server_config(&tls, idle) {
+            Ok(server) => {
+                loaded.insert(addr, server);
+            }
+            Err(e) => failed.push(format!("masque {endpoint} on {addr}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(failed.join("\n"))
+    }
 }
 
 /// The masque listeners this node runs, whose certificates follow configuration changes.
