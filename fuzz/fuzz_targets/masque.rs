@@ -1,11 +1,14 @@
 //! The MASQUE wire formats on arbitrary bytes: no input may panic; the capsule decoder gives
 //! the same capsules however the input is cut into chunks, and each capsule encodes back to
-//! exactly the bytes it was read from; a context-0 datagram re-encodes to its own bytes; a
+//! exactly the bytes it was read from; a context-0 datagram and an HTTP/3 datagram's stream re-encode to themselves; a
 //! target path that parses is rebuilt from its parts.
 #![no_main]
 
 use egress_masque::capsule::{self, CapsuleDecoder};
-use egress_masque::{decode_udp_payload, encode_udp_payload, parse_target_path, UdpPayload};
+use egress_masque::{
+    decode_h3_datagram, decode_udp_payload, encode_h3_datagram_header, encode_udp_payload,
+    parse_target_path, UdpPayload,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,6 +31,13 @@ fuzz_target!(|data: &[u8]| {
         let mut again = Vec::new();
         encode_udp_payload(payload, &mut again);
         assert_eq!(decode_udp_payload(&again), UdpPayload::Udp(payload));
+    }
+
+    if let Some((stream_id, payload)) = decode_h3_datagram(body) {
+        let mut again = Vec::new();
+        encode_h3_datagram_header(stream_id, &mut again);
+        again.extend_from_slice(payload);
+        assert_eq!(decode_h3_datagram(&again), Some((stream_id, payload)));
     }
 
     if let Ok(path) = std::str::from_utf8(body) {

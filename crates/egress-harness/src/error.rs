@@ -108,6 +108,20 @@ pub enum HarnessError {
         stage: H3Stage,
         reason: String,
     },
+
+    /// A MASQUE proxy could not be reached, or broke off the CONNECT-UDP exchange.
+    #[error("CONNECT-UDP through {proxy}: {reason}")]
+    ConnectUdp { proxy: SocketAddr, reason: String },
+
+    /// A MASQUE proxy answered the CONNECT-UDP request with an error status.
+    #[error("CONNECT-UDP through {proxy} refused with {status}: {body:?}")]
+    ConnectUdpRefused {
+        proxy: SocketAddr,
+        status: u16,
+        /// Response headers (lowercase names), in order.
+        headers: Vec<(String, String)>,
+        body: String,
+    },
 }
 
 /// Where an HTTP/3 exchange stopped, so a test can tell "refused before QUIC came up" from a

@@ -63,7 +63,8 @@
 //! An [`H3Origin`] answers HTTP/3 requests with the address its QUIC connection came from. A
 //! test reaches it with [`h3_get`] over a quinn endpoint from [`quic_client_endpoint`], whose
 //! datagrams travel through a [`DatagramCarrier`]: a [`Socks5UdpCarrier`] sends them through a
-//! SOCKS5 UDP association, so the origin sees the gateway's egress address.
+//! SOCKS5 UDP association, a [`ConnectUdpCarrier`] through a MASQUE CONNECT-UDP request to a
+//! [`MasqueProxy`] (HTTP/3 inside HTTP/3), so the origin sees the gateway's egress address.
 //!
 //! # Names and cleanup
 //!
@@ -75,6 +76,7 @@
 mod acceptor;
 mod backbone;
 mod bulk_origin;
+mod connect_udp_carrier;
 mod error;
 mod h3_client;
 mod h3_origin;
@@ -94,6 +96,9 @@ pub mod pg_cluster;
 
 pub use backbone::BackboneLink;
 pub use bulk_origin::{fetch_bulk, BulkOrigin};
+pub use connect_udp_carrier::{
+    ConnectUdpCarrier, MasqueProxy, SelfSignedCertificate, TunnelCloser,
+};
 pub use error::{H3Stage, HarnessError};
 pub use h3_client::{h3_get, H3_STAGE_DEADLINE};
 pub use h3_origin::{H3Origin, H3_ORIGIN_NAME};

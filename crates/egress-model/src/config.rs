@@ -2,6 +2,7 @@
 //! same in TOML, the API and logs.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -282,6 +283,25 @@ pub enum ProxyProtocol {
     Http,
     /// SOCKS5.
     Socks5,
+    /// MASQUE CONNECT-UDP (RFC 9298) over HTTP/3, on UDP; needs `tls`.
+    Masque,
+}
+
+impl ProxyProtocol {
+    /// Whether the endpoint listens on UDP (QUIC) rather than TCP. A TCP and a UDP endpoint
+    /// may share one address and port.
+    pub fn is_udp(self) -> bool {
+        matches!(self, ProxyProtocol::Masque)
+    }
+
+    /// The name in configuration and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyProtocol::Http => "http",
+            ProxyProtocol::Socks5 => "socks5",
+            ProxyProtocol::Masque => "masque",
+        }
+    }
 }
 
 /// How a proxy endpoint decides which account a client belongs to.
@@ -310,6 +330,23 @@ pub struct ProxyEndpoint {
     pub listen: SocketAddr,
     /// Who may use it.
     pub authorization: Authorization,
+    /// The certificate and key a `masque` endpoint presents (HTTP/3 is always TLS); no other
+    /// protocol takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EndpointTls>,
+}
+
+/// PEM files of a TLS server: read when the node starts and at each configuration change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndpointTls {
+    /// The certificate chain, leaf first (PEM).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub certificate: PathBuf,
+    /// The private key of the leaf certificate (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub key: PathBuf,
 }
 
 /// Where a dedicated IP comes from.

@@ -12,8 +12,9 @@ mod validate;
 pub use addr::{AccountId, ClientAddr, EgressAddr, LocationCode, TargetAddr, TargetHost};
 pub use config::{
     Account, AddressPool, Authorization, Config, DedicatedIp, DefaultEgress, Deployment,
-    EgressMethod, IpSource, IpStatus, Location, Node, OnNetDestination, Policy, PrivateNetwork,
-    ProxyEndpoint, ProxyProtocol, TrafficSettings, User, DEFAULT_MAX_CONNECTIONS_PER_DESTINATION,
+    EgressMethod, EndpointTls, IpSource, IpStatus, Location, Node, OnNetDestination, Policy,
+    PrivateNetwork, ProxyEndpoint, ProxyProtocol, TrafficSettings, User,
+    DEFAULT_MAX_CONNECTIONS_PER_DESTINATION,
 };
 pub use load::{ConfigError, ParseError};
 pub use validate::{Rule, ValidationError};

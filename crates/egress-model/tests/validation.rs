@@ -483,3 +483,76 @@ fn geofeed_leaves_out_byoip_unless_asked() {
     let config = Config::from_toml(&text, "t.toml").expect("valid");
     assert!(config.deployment.geofeed_include_byoip);
 }
+
+const MASQUE: &str = "[[accounts.proxy_endpoints]]\nname = \"office-h3\"\nprotocol = \"masque\"\nlisten = \"0.0.0.0:3128\"\nauthorization = \"credentials\"\n";
+const OFFICE_SOCKS: &str = "[[accounts.proxy_endpoints]]\nname = \"office-socks\"";
+
+#[test]
+fn a_masque_endpoint_needs_tls_and_may_share_a_tcp_endpoints_port() {
+    // UDP 3128 beside the HTTP proxy on TCP 3128: two listeners, no conflict.
+    let tls = "tls = { certificate = \"/etc/egressd/h3.pem\", key = \"/etc/egressd/h3.key\" }\n\n";
+    let text = edit(OFFICE_SOCKS, &format!("{MASQUE}{tls}{OFFICE_SOCKS}"));
+    let config = Config::from_toml(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let masque = config.accounts[0]
+        .proxy_endpoints
+        .iter()
+        .find(|e| e.name == "office-h3")
+        .expect("declared");
+    assert_eq!(masque.protocol, egress_model::ProxyProtocol::Masque);
+    let tls = masque.tls.as_ref().expect("tls");
+    assert_eq!(tls.certificate, std::path::Path::new("/etc/egressd/h3.pem"));
+
+    let text = edit(OFFICE_SOCKS, &format!("{MASQUE}\n{OFFICE_SOCKS}"));
+    expect_one(
+        &text,
+        Rule::BadProxyEndpoint,
+        "accounts[\"acme\"].proxy_endpoints[\"office-h3\"].tls",
+        "a masque endpoint needs tls",
+    );
+}
+
+#[test]
+fn tls_is_refused_on_tcp_endpoints_and_unknown_tls_keys_are_refused() {
+    let text = edit(
+        "listen = \"0.0.0.0:1080\"\n",
+        "listen = \"0.0.0.0:1080\"\ntls = { certificate = \"a.pem\", key = \"a.key\" }\n",
+    );
+    expect_one(
+        &text,
+        Rule::BadProxyEndpoint,
+        "accounts[\"acme\"].proxy_endpoints[\"office-socks\"].tls",
+        "only masque endpoints take tls; socks5 listens without TLS",
+    );
+    let text = edit(
+        OFFICE_SOCKS,
+        &format!(
+            "{MASQUE}tls = {{ certificate = \"a.pem\", key = \"a.key\", chain = \"b.pem\" }}\n\n{OFFICE_SOCKS}"
+        ),
+    );
+    match Config::from_toml(&text, "t.toml") {
+        Err(ConfigError::Parse(e)) => assert!(e.to_string().contains("chain"), "{e}"),
+        other => panic!("expected a parse error naming `chain`, got {other:?}"),
+    }
+}
+
+#[test]
+fn masque_endpoints_sharing_a_listener_present_one_certificate() {
+    let other_account = "[[accounts.proxy_endpoints]]\nname = \"globex-h3\"\nprotocol = \"masque\"\nlisten = \"0.0.0.0:3128\"\nauthorization = \"credentials\"\ntls = { certificate = \"/etc/egressd/other.pem\", key = \"/etc/egressd/h3.key\" }\n\n[[accounts.proxy_endpoints]]\nname = \"globex-http\"";
+    let text = edit(
+        OFFICE_SOCKS,
+        &format!(
+            "{MASQUE}tls = {{ certificate = \"/etc/egressd/h3.pem\", key = \"/etc/egressd/h3.key\" }}\n\n{OFFICE_SOCKS}"
+        ),
+    )
+    .replacen(
+        "[[accounts.proxy_endpoints]]\nname = \"globex-http\"",
+        other_account,
+        1,
+    );
+    expect_one(
+        &text,
+        Rule::BadProxyEndpoint,
+        "accounts[\"globex\"].proxy_endpoints[\"globex-h3\"].tls",
+        "one QUIC listener presents one certificate and key",
+    );
+}

@@ -16,6 +16,9 @@ pub enum PacError {
     /// Several accounts have an endpoint of this name; name the account.
     #[error("several accounts have a proxy endpoint named {0:?}: name the account")]
     Ambiguous(String),
+    /// A MASQUE endpoint: PAC files name HTTP and SOCKS proxies only.
+    #[error("proxy endpoint {0:?} speaks MASQUE (HTTP/3 CONNECT-UDP), which a PAC file cannot name; configure it in the HTTP/3 client instead")]
+    NotForPac(String),
 }
 
 /// Address space that never goes through the proxy, beside the configured private networks.
@@ -58,6 +61,7 @@ pub fn pac_file(
     let proxy = match endpoint.protocol {
         ProxyProtocol::Http => format!("PROXY {host}:{port}"),
         ProxyProtocol::Socks5 => format!("SOCKS5 {host}:{port}; SOCKS {host}:{port}"),
+        ProxyProtocol::Masque => return Err(PacError::NotForPac(name.into())),
     };
     let mut direct: Vec<IpNet> = ALWAYS_DIRECT
         .iter()
@@ -138,6 +142,18 @@ mod tests {
         assert_eq!(
             pac_file(&config, Some("globex"), "office-http", "h"),
             Err(PacError::UnknownEndpoint("office-http".into()))
+        );
+    }
+
+    #[test]
+    fn a_masque_endpoint_has_no_pac_file() {
+        let mut config = Config::from_toml(EXAMPLE, "example").expect("valid");
+        let endpoint = &mut config.accounts[0].proxy_endpoints[0];
+        endpoint.protocol = ProxyProtocol::Masque;
+        let name = endpoint.name.clone();
+        assert_eq!(
+            pac_file(&config, None, &name, "h"),
+            Err(PacError::NotForPac(name))
         );
     }
 }

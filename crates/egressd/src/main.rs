@@ -12,6 +12,7 @@ mod cmd_trace;
 mod fleet;
 mod gateway;
 mod history;
+mod masque;
 mod serve;
 mod source;
 mod subscribe;

@@ -97,15 +97,23 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
         ..OnRampSettings::default()
     });
 
-    // One listener per address; several endpoints may share it (validation guarantees they
-    // speak one protocol and that accounts share only credentials listeners). A control-plane
-    // replica (--api-only) carries no traffic.
-    let listeners: BTreeMap<SocketAddr, ProxyProtocol> = config
+    // One listener per address and transport; several endpoints may share it (validation
+    // guarantees they speak one protocol and that accounts share only credentials listeners).
+    // A control-plane replica (--api-only) carries no traffic.
+    let listeners: BTreeMap<(SocketAddr, bool), ProxyProtocol> = config
         .accounts
         .iter()
-        .flat_map(|a| a.proxy_endpoints.iter().map(|ep| (ep.listen, ep.protocol)))
+        .flat_map(|a| a.proxy_endpoints.iter())
+        .map(|ep| ((ep.listen, ep.protocol.is_udp()), ep.protocol))
         .filter(|_| !args.api_only)
         .collect();
+    // Certificates first: a masque endpoint whose files do not load stops the start, naming
+    // the endpoint and the file.
+    let mut masque_configs = if args.api_only {
+        BTreeMap::new()
+    } else {
+        crate::masque::load_all(&config, onramp.idle_timeout)?
+    };
     eprintln!("egressd: node {node_id} in location {location}, configuration {origin}");
     // Signal handlers before the listeners: once a listener accepts, SIGTERM/SIGINT must drain
     // and flush the log, and SIGHUP reload, never kill the process with the default action.
@@ -119,24 +127,55 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut listeners_done = JoinSet::new();
     let mut listening = Vec::new();
-    for (addr, protocol) in listeners {
+    let mut masque_endpoints = BTreeMap::new();
+    for ((addr, _), protocol) in listeners {
+        let listener = Arc::new(Listener {
+            local: addr,
+            protocol,
+        });
+        let tcp = match protocol {
+            ProxyProtocol::Http => TcpOnRamp::Http,
+            ProxyProtocol::Socks5 => TcpOnRamp::Socks5,
+            ProxyProtocol::Masque => {
+                let server = masque_configs
+                    .remove(&addr)
+                    .expect("every masque listener has its configuration loaded above");
+                let endpoint = quinn::Endpoint::server(server, addr)
+                    .map_err(|e| format!("cannot listen on {addr} (UDP, masque): {e}"))?;
+                let local = endpoint.local_addr().map_err(|e| e.to_string())?;
+                eprintln!("egressd: MASQUE proxy listening on {local} (UDP, HTTP/3)");
+                listening.push(format!("masque {local}"));
+                masque_endpoints.insert(addr, endpoint.clone());
+                let accept = crate::masque::MasqueAcceptLoop {
+                    endpoint,
+                    listener,
+                    gateway: Arc::clone(&gateway),
+                    onramp: Arc::clone(&onramp),
+                };
+                listeners_done.spawn(accept.run(stop_rx.clone(), grace));
+                continue;
+            }
+        };
         let socket = system::listen(addr, BACKLOG)
             .map_err(|e| format!("cannot listen on {addr} ({protocol:?}): {e}"))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let kind = match protocol {
-            ProxyProtocol::Http => "HTTP",
-            ProxyProtocol::Socks5 => "SOCKS5",
+        let kind = match tcp {
+            TcpOnRamp::Http => "HTTP",
+            TcpOnRamp::Socks5 => "SOCKS5",
         };
         eprintln!("egressd: {kind} proxy listening on {local}");
         listening.push(format!("{} {local}", kind.to_lowercase()));
         let accept = AcceptLoop {
             socket,
-            listener: Arc::new(Listener { local: addr }),
-            protocol,
+            listener,
+            protocol: tcp,
             gateway: Arc::clone(&gateway),
             onramp: Arc::clone(&onramp),
         };
         listeners_done.spawn(accept.run(stop_rx.clone(), grace));
+    }
+    if !args.api_only {
+        source.masque.start(onramp.idle_timeout, masque_endpoints);
     }
     gateway.recorder().metrics.revision.set(revision as i64);
     let admin = if args.no_admin {
@@ -273,11 +312,18 @@ async fn refresh(source: &Arc<Source>, gateway: &Arc<EgressGateway>, force: bool
     let _ = tokio::task::spawn_blocking(move || source.refresh(&gateway, force)).await;
 }
 
+/// What a TCP listener speaks.
+#[derive(Debug, Clone, Copy)]
+enum TcpOnRamp {
+    Http,
+    Socks5,
+}
+
 /// One listening socket and the connections it accepted.
 struct AcceptLoop {
     socket: TcpListener,
     listener: Arc<Listener>,
-    protocol: ProxyProtocol,
+    protocol: TcpOnRamp,
     gateway: Arc<EgressGateway>,
     onramp: Arc<OnRampSettings>,
 }
@@ -297,8 +343,8 @@ impl AcceptLoop {
                         let (listener, gateway, onramp) =
                             (Arc::clone(&self.listener), Arc::clone(&self.gateway), Arc::clone(&self.onramp));
                         match self.protocol {
-                            ProxyProtocol::Http => connections.spawn(handle_http(stream, peer, listener, gateway, onramp)),
-                            ProxyProtocol::Socks5 => connections.spawn(handle_socks5(stream, peer, listener, gateway, onramp)),
+                            TcpOnRamp::Http => connections.spawn(handle_http(stream, peer, listener, gateway, onramp)),
+                            TcpOnRamp::Socks5 => connections.spawn(handle_socks5(stream, peer, listener, gateway, onramp)),
                         };
                     }
                     Err(e) => {

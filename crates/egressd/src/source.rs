@@ -48,6 +48,8 @@ pub struct Source {
     applying: Mutex<()>,
     /// The applied revision, for the control-plane long poll.
     applied: tokio::sync::watch::Sender<u64>,
+    /// The masque listeners, whose certificates each revision must carry.
+    pub masque: crate::masque::MasqueListeners,
 }
 
 impl std::fmt::Debug for Source {
@@ -134,6 +136,7 @@ impl Source {
             file_mtime: Mutex::new(file_mtime),
             applying: Mutex::new(()),
             applied: tokio::sync::watch::channel(revision).0,
+            masque: crate::masque::MasqueListeners::default(),
         };
         Ok((source, config, revision))
     }
@@ -202,7 +205,9 @@ impl Source {
         }
         let snapshot = Snapshot::compile(config, &format!("revision {revision}"), revision)
             .map_err(|e| e.to_string())?;
+        let certificates = self.masque.prepare(config)?;
         gateway.replace(config, snapshot);
+        self.masque.install(certificates);
         self.current.store(Arc::new(config.clone()));
         self.revision.store(revision, Ordering::Relaxed);
         self.applied.send_replace(revision);

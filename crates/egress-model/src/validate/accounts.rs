@@ -6,7 +6,9 @@ use std::net::Ipv4Addr;
 
 use super::addresses::Holdings;
 use super::{Report, Rule};
-use crate::config::{Account, Authorization, Config, DedicatedIp, EgressMethod, Policy};
+use crate::config::{
+    Account, Authorization, Config, DedicatedIp, EgressMethod, Policy, ProxyEndpoint, ProxyProtocol,
+};
 
 impl Config {
     pub(super) fn check_account(
@@ -63,6 +65,7 @@ impl Config {
                     );
                 }
             }
+            check_endpoint_tls(ep, &epath, r);
         }
         let mut precedences = HashMap::new();
         let mut names = HashSet::new();
@@ -163,19 +166,22 @@ impl Config {
         }
     }
 
-    /// Endpoints sharing a listening address: one protocol per address, and no source-prefix
-    /// endpoint beside another account's endpoint (it would take that account's clients).
+    /// Endpoints sharing a listening address (and transport: a TCP and a UDP listener may use
+    /// the same address and port): one protocol per address, one certificate per QUIC
+    /// listener, and no source-prefix endpoint beside another account's endpoint (it would take
+    /// that account's clients).
     pub(super) fn check_listeners(&self, r: &mut Report<'_>) {
-        let mut by_listen: HashMap<
-            std::net::SocketAddr,
-            Vec<(&Account, &crate::config::ProxyEndpoint)>,
-        > = HashMap::new();
+        let mut by_listen: HashMap<(std::net::SocketAddr, bool), Vec<(&Account, &ProxyEndpoint)>> =
+            HashMap::new();
         for account in &self.accounts {
             for ep in &account.proxy_endpoints {
-                by_listen.entry(ep.listen).or_default().push((account, ep));
+                by_listen
+                    .entry((ep.listen, ep.protocol.is_udp()))
+                    .or_default()
+                    .push((account, ep));
             }
         }
-        for (listen, endpoints) in &by_listen {
+        for ((listen, _), endpoints) in &by_listen {
             for (i, (account, ep)) in endpoints.iter().enumerate() {
                 let path = format!(
                     "accounts[{:?}].proxy_endpoints[{:?}]",
@@ -194,7 +200,18 @@ impl Config {
                             ),
                         );
                     }
-                    let source_prefixes = |e: &crate::config::ProxyEndpoint| {
+                    if other.protocol == ep.protocol && other.tls != ep.tls {
+                        r.push(
+                            format!("{path}.tls"),
+                            Rule::BadProxyEndpoint,
+                            format!(
+                                "{listen} already serves endpoint {:?} of account {} with another \
+                                 certificate; one QUIC listener presents one certificate and key",
+                                other.name, other_account.id
+                            ),
+                        );
+                    }
+                    let source_prefixes = |e: &ProxyEndpoint| {
                         matches!(e.authorization, Authorization::SourcePrefixes(_))
                     };
                     if other_account.id != account.id
@@ -215,6 +232,38 @@ impl Config {
                 }
             }
         }
+    }
+}
+
+/// A `masque` endpoint needs a certificate (HTTP/3 is always TLS); the others take none, so a
+/// `tls` table there is a mistake, not a setting silently ignored.
+fn check_endpoint_tls(ep: &ProxyEndpoint, path: &str, r: &mut Report<'_>) {
+    match (&ep.tls, ep.protocol) {
+        (None, ProxyProtocol::Masque) => r.push(
+            format!("{path}.tls"),
+            Rule::BadProxyEndpoint,
+            "a masque endpoint needs tls = { certificate = \"PATH\", key = \"PATH\" } (PEM files)",
+        ),
+        (Some(_), ProxyProtocol::Http | ProxyProtocol::Socks5) => r.push(
+            format!("{path}.tls"),
+            Rule::BadProxyEndpoint,
+            format!(
+                "only masque endpoints take tls; {} listens without TLS",
+                ep.protocol.as_str()
+            ),
+        ),
+        (Some(tls), ProxyProtocol::Masque) => {
+            for (field, file) in [("certificate", &tls.certificate), ("key", &tls.key)] {
+                if file.as_os_str().is_empty() {
+                    r.push(
+                        format!("{path}.tls.{field}"),
+                        Rule::BadProxyEndpoint,
+                        format!("tls.{field} names no file"),
+                    );
+                }
+            }
+        }
+        (None, _) => {}
     }
 }
 

@@ -33,10 +33,11 @@ pub fn proxy_authorization_basic(
             "more than one header".into(),
         )));
     }
-    Some(decode_basic(value))
+    Some(basic_credentials(value))
 }
 
-fn decode_basic(value: &[u8]) -> Result<(String, String), HeadError> {
+/// The user and password of one `Proxy-Authorization: Basic` value (HTTP/1.1 or HTTP/3).
+pub fn basic_credentials(value: &[u8]) -> Result<(String, String), HeadError> {
     let bad = |detail: &str| HeadError::BadCredentials(detail.to_owned());
     let value = trim_ows(value);
     let split = value

@@ -15,7 +15,8 @@ pub use chunked::{ChunkedDecoder, ChunkedProgress};
 pub(crate) use error::excerpt;
 pub use error::HeadError;
 pub use forward::{
-    forwarded_headers, is_keep_alive, proxy_authorization_basic, serialize_origin_request,
+    basic_credentials, forwarded_headers, is_keep_alive, proxy_authorization_basic,
+    serialize_origin_request,
 };
 pub use reply::{connect_established, error_response};
 pub use request::{

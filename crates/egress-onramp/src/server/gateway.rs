@@ -18,8 +18,10 @@ pub enum OnRamp {
     HttpConnect,
     /// HTTP absolute-form request.
     HttpForward,
-    /// SOCKS5 CONNECT.
+    /// SOCKS5 CONNECT (and UDP ASSOCIATE).
     Socks5,
+    /// MASQUE CONNECT-UDP over HTTP/3.
+    Masque,
 }
 
 impl OnRamp {
@@ -29,6 +31,7 @@ impl OnRamp {
             OnRamp::HttpConnect => "http_connect",
             OnRamp::HttpForward => "http_forward",
             OnRamp::Socks5 => "socks5",
+            OnRamp::Masque => "masque",
         }
     }
 }
@@ -38,6 +41,8 @@ impl OnRamp {
 pub struct Listener {
     /// Local address of the listener.
     pub local: SocketAddr,
+    /// What it speaks: a TCP and a UDP (masque) listener may share an address.
+    pub protocol: egress_model::ProxyProtocol,
 }
 
 /// A client the gateway accepted: its account and user.
@@ -150,13 +155,19 @@ pub struct OpenRequest {
     pub target: TargetAddr,
 }
 
-/// A request for a UDP association (SOCKS5 UDP ASSOCIATE).
+/// A request for a UDP association (SOCKS5 UDP ASSOCIATE, MASQUE CONNECT-UDP).
 #[derive(Debug, Clone)]
 pub struct AssociateRequest {
     /// Who asks.
     pub who: Authorized,
     /// The client's control connection.
     pub peer: SocketAddr,
+    /// Through which protocol.
+    pub onramp: OnRamp,
+    /// The association's one target, when it has one (CONNECT-UDP): the gateway decides it
+    /// before answering, so a refusal reaches the client as an error, and the association
+    /// sends to nothing else. `None` (SOCKS5): each datagram names its destination.
+    pub target: Option<TargetAddr>,
     /// A flow with no datagram either way for this long ends.
     pub idle_timeout: std::time::Duration,
 }
@@ -225,7 +236,9 @@ pub trait Gateway: Send + Sync + 'static {
     /// Decides, takes a port slot, dials. Refusals are logged by the gateway itself.
     fn open(&self, request: OpenRequest) -> BoxFuture<'_, Result<Opened, OpenError>>;
 
-    /// Starts a UDP association for an authorised client (counted as one session).
+    /// Starts a UDP association for an authorised client (counted as one session). With a
+    /// `target`, that target is resolved, decided and given its port slot first; a refusal is
+    /// logged by the gateway and returned.
     fn associate(&self, request: AssociateRequest) -> BoxFuture<'_, Result<Associated, OpenError>>;
 
     /// Logs a connection that ended before `open` (bad request, failed authorisation).

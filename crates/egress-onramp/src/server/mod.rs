@@ -1,8 +1,10 @@
-//! The async on-ramp servers: HTTP proxy and SOCKS5, on top of the sans-I/O codecs.
+//! The async on-ramp servers: HTTP proxy and SOCKS5 on top of the sans-I/O codecs, and MASQUE
+//! CONNECT-UDP over HTTP/3.
 
 mod gateway;
 mod http;
 mod io;
+mod masque;
 mod socks;
 mod udp;
 
@@ -13,6 +15,7 @@ pub use gateway::{
     OpenError, OpenFailure, OpenRequest, Opened, Session, UdpAssociation, UdpReply,
 };
 pub use http::handle_http;
+pub use masque::{handle_masque, server_config as masque_server_config, MasqueTlsError};
 pub use socks::handle_socks5;
 
 use crate::http_head::HeadLimits;

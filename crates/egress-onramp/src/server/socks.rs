@@ -229,6 +229,8 @@ async fn associate<G: Gateway>(
     let request = AssociateRequest {
         who,
         peer,
+        onramp: OnRamp::Socks5,
+        target: None,
         idle_timeout: settings.idle_timeout,
     };
     let associated = match gateway.associate(request).await {

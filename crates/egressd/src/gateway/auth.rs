@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use egress_model::{Authorization, Config};
-use egress_onramp::server::{AuthError, Authorized};
+use egress_onramp::server::{AuthError, Authorized, Listener};
 
 /// One endpoint on a listener.
 #[derive(Debug, Clone)]
@@ -17,10 +17,18 @@ struct Endpoint {
     authorization: Authorization,
 }
 
+/// Where endpoints listen: the address, and whether on UDP (a TCP and a UDP listener may
+/// share an address and port).
+type ListenKey = (SocketAddr, bool);
+
+fn key(listener: &Listener) -> ListenKey {
+    (listener.local, listener.protocol.is_udp())
+}
+
 /// Endpoints per listening address, and the users who may present credentials.
 #[derive(Debug, Default)]
 pub struct Authorizer {
-    endpoints: HashMap<SocketAddr, Vec<Endpoint>>,
+    endpoints: HashMap<ListenKey, Vec<Endpoint>>,
     /// account → user → credential; looked up with borrowed names (no allocation per client).
     passwords: HashMap<String, HashMap<String, Credential>>,
 }
@@ -39,7 +47,8 @@ impl Authorizer {
         let mut a = Authorizer::default();
         for account in &config.accounts {
             for ep in &account.proxy_endpoints {
-                a.endpoints.entry(ep.listen).or_default().push(Endpoint {
+                let key = (ep.listen, ep.protocol.is_udp());
+                a.endpoints.entry(key).or_default().push(Endpoint {
                     account: account.id.0.clone(),
                     name: ep.name.clone(),
                     authorization: ep.authorization.clone(),
@@ -63,7 +72,8 @@ impl Authorizer {
 
     /// Whether a client on this listener must give credentials (no source-prefix endpoint
     /// covers it).
-    pub fn requires_credentials(&self, listen: SocketAddr, peer: SocketAddr) -> bool {
+    pub fn requires_credentials(&self, listener: &Listener, peer: SocketAddr) -> bool {
+        let listen = key(listener);
         self.source_match(listen, peer).is_none()
             && self
                 .endpoints_on(listen)
@@ -71,9 +81,9 @@ impl Authorizer {
                 .any(|e| e.authorization == Authorization::Credentials)
     }
 
-    fn endpoints_on(&self, listen: SocketAddr) -> &[Endpoint] {
+    fn endpoints_on(&self, (listen, udp): ListenKey) -> &[Endpoint] {
         self.endpoints
-            .get(&listen)
+            .get(&(listen, udp))
             .or_else(|| {
                 // A listener on 0.0.0.0/[::] accepted on a concrete local address.
                 let any = SocketAddr::new(
@@ -84,13 +94,13 @@ impl Authorizer {
                     },
                     listen.port(),
                 );
-                self.endpoints.get(&any)
+                self.endpoints.get(&(any, udp))
             })
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
 
-    fn source_match(&self, listen: SocketAddr, peer: SocketAddr) -> Option<&Endpoint> {
+    fn source_match(&self, listen: ListenKey, peer: SocketAddr) -> Option<&Endpoint> {
         self.endpoints_on(listen)
             .iter()
             .find(|e| match &e.authorization {
@@ -104,27 +114,27 @@ impl Authorizer {
     /// [`Authorizer::authorize`].
     pub fn authorize_cached(
         &self,
-        listen: SocketAddr,
+        listener: &Listener,
         peer: SocketAddr,
         credentials: Option<(&str, &str)>,
     ) -> Option<Result<Authorized, AuthError>> {
-        self.authorize_with(listen, peer, credentials, false)
+        self.authorize_with(key(listener), peer, credentials, false)
     }
 
     /// Authorises a client, hashing the password if needed (slow: run it on a blocking thread).
     pub fn authorize(
         &self,
-        listen: SocketAddr,
+        listener: &Listener,
         peer: SocketAddr,
         credentials: Option<(&str, &str)>,
     ) -> Result<Authorized, AuthError> {
-        self.authorize_with(listen, peer, credentials, true)
+        self.authorize_with(key(listener), peer, credentials, true)
             .expect("with hashing allowed there is always an answer")
     }
 
     fn authorize_with(
         &self,
-        listen: SocketAddr,
+        listen: ListenKey,
         peer: SocketAddr,
         credentials: Option<(&str, &str)>,
         may_hash: bool,

@@ -122,7 +122,7 @@ impl Default for Metrics {
         );
         registry.register(
             "udp_datagrams_dropped",
-            "Client datagrams of UDP associations dropped before sending, by reason (fragmented, malformed, foreign_source)",
+            "Client datagrams of UDP associations dropped before sending, by reason (fragmented, malformed, foreign_source, unknown_context, foreign_target)",
             m.udp_dropped.clone(),
         );
         Metrics { registry, ..m }

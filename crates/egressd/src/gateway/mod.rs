@@ -273,17 +273,17 @@ impl Gateway for EgressGateway {
         Box::pin(async move {
             let authorizer = self.authorizer.load_full();
             // Source prefixes and passwords verified before answer at once, on this thread.
-            if let Some(answer) = authorizer.authorize_cached(listener.local, peer, credentials) {
+            if let Some(answer) = authorizer.authorize_cached(listener, peer, credentials) {
                 return answer;
             }
             let (user, pass) = match credentials {
                 Some((u, p)) => (Some(u.to_string()), p.to_string()),
                 None => (None, String::new()),
             };
-            let listen = listener.local;
+            let listener = listener.clone();
             // argon2 is deliberately slow: keep it off the reactor threads.
             tokio::task::spawn_blocking(move || {
-                authorizer.authorize(listen, peer, user.as_deref().map(|u| (u, pass.as_str())))
+                authorizer.authorize(&listener, peer, user.as_deref().map(|u| (u, pass.as_str())))
             })
             .await
             .unwrap_or(Err(AuthError::BadCredentials))
@@ -291,9 +291,7 @@ impl Gateway for EgressGateway {
     }
 
     fn requires_credentials(&self, listener: &Listener, peer: SocketAddr) -> bool {
-        self.authorizer
-            .load()
-            .requires_credentials(listener.local, peer)
+        self.authorizer.load().requires_credentials(listener, peer)
     }
 
     fn open(&self, request: OpenRequest) -> BoxFuture<'_, Result<Opened, OpenError>> {
@@ -301,7 +299,7 @@ impl Gateway for EgressGateway {
     }
 
     fn associate(&self, request: AssociateRequest) -> BoxFuture<'_, Result<Associated, OpenError>> {
-        Box::pin(async move { self.associate_inner(request) })
+        Box::pin(self.associate_inner(request))
     }
 
     fn reject(&self, _listener: &Listener, peer: SocketAddr, onramp: OnRamp, close_reason: &str) {

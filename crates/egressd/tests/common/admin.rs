@@ -53,6 +53,7 @@ impl Scenario {
             proxy_listeners,
         );
         Scenario {
+            masque_certificate: None,
             gateway,
             whoami,
             config,

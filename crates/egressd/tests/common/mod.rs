@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod fleet;
+pub mod masque;
 pub mod socks_udp;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -53,7 +54,13 @@ pub const SOCKS_PORT: u16 = 1080;
 pub const HTTP_AUTH_PORT: u16 = 3129;
 /// SOCKS5 proxy asking for a user's credentials.
 pub const SOCKS_AUTH_PORT: u16 = 1081;
-/// Listeners the gateway opens.
+/// MASQUE (HTTP/3 CONNECT-UDP, on UDP) authorising by source prefix, when a scenario asks.
+pub const MASQUE_PORT: u16 = 4433;
+/// MASQUE asking for a user's credentials; on the HTTP proxy's port, which is TCP.
+pub const MASQUE_AUTH_PORT: u16 = HTTP_AUTH_PORT;
+/// The name the gateway's MASQUE certificate is issued for.
+pub const MASQUE_NAME: &str = "masque.gateway.lab";
+/// Listeners the gateway opens (without MASQUE).
 const LISTENERS: usize = 4;
 
 /// The whoami port the policy sends from the dedicated IP (unless a scenario says otherwise).
@@ -115,6 +122,8 @@ pub struct Setup {
     pub gateway_sysctls: Vec<(String, String)>,
     /// The account's `traffic.udp` (off by default, as in the configuration model).
     pub udp: bool,
+    /// Two MASQUE endpoints ([`MASQUE_PORT`], [`MASQUE_AUTH_PORT`]) with a fresh certificate.
+    pub masque: bool,
 }
 
 impl Default for Setup {
@@ -128,6 +137,7 @@ impl Default for Setup {
             serve_args: Vec::new(),
             gateway_sysctls: Vec::new(),
             udp: false,
+            masque: false,
         }
     }
 }
@@ -146,6 +156,38 @@ pub fn users_toml(users: &[(String, String)]) -> String {
 /// listeners (HTTP and SOCKS5, each by source prefix and by credentials), a policy sending the
 /// dedicated ports out of the dedicated IP and a catch-all to the default range.
 pub fn config_toml(setup: &Setup) -> String {
+    config_toml_with(setup, None)
+}
+
+/// [`config_toml`], with two MASQUE endpoints presenting the certificate and key at these
+/// paths when given.
+pub fn config_toml_with(setup: &Setup, masque_tls: Option<(&Path, &Path)>) -> String {
+    let masque = masque_tls
+        .map(|(certificate, key)| {
+            let tls = format!(
+                "tls = {{ certificate = {:?}, key = {:?} }}",
+                certificate.display().to_string(),
+                key.display().to_string()
+            );
+            format!(
+                r#"
+[[accounts.proxy_endpoints]]
+name = "masque"
+protocol = "masque"
+listen = "{GATEWAY}:{MASQUE_PORT}"
+authorization = {{ source_prefixes = ["10.1.0.0/24", "fd00:c:1::/64"] }}
+{tls}
+
+[[accounts.proxy_endpoints]]
+name = "masque-credentials"
+protocol = "masque"
+listen = "{GATEWAY}:{MASQUE_AUTH_PORT}"
+authorization = "credentials"
+{tls}
+"#
+            )
+        })
+        .unwrap_or_default();
     let quoted = |items: &[String]| {
         items
             .iter()
@@ -219,7 +261,7 @@ name = "socks5-credentials"
 protocol = "socks5"
 listen = "{GATEWAY}:{SOCKS_AUTH_PORT}"
 authorization = "credentials"
-
+{masque}
 [[accounts.dedicated_ips]]
 ipv4 = "{DEDICATED_V4}"
 ipv6 = "{DEDICATED_V6_NET}"
@@ -274,6 +316,8 @@ impl Drop for TempDir {
 /// namespaces (killing anything left inside).
 #[derive(Debug)]
 pub struct Scenario {
+    /// The certificate of the MASQUE endpoints, when the setup asked for them.
+    pub masque_certificate: Option<egress_harness::SelfSignedCertificate>,
     pub gateway: Process,
     pub whoami: Process,
     pub config: PathBuf,
@@ -296,7 +340,20 @@ impl Scenario {
         );
         let dir = TempDir::new(test);
         let config = dir.path.join("egressd.toml");
-        std::fs::write(&config, config_toml(setup)).expect("write the configuration");
+        let masque_certificate = setup.masque.then(|| {
+            egress_harness::SelfSignedCertificate::generate(MASQUE_NAME)
+                .expect("a certificate for the MASQUE endpoints")
+        });
+        let masque_files = masque_certificate.as_ref().map(|issued| {
+            let files = (dir.path.join("masque.pem"), dir.path.join("masque.key"));
+            std::fs::write(&files.0, &issued.certificate_pem).expect("write the certificate");
+            std::fs::write(&files.1, &issued.key_pem).expect("write the key");
+            files
+        });
+        let tls = masque_files
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        std::fs::write(&config, config_toml_with(setup, tls)).expect("write the configuration");
         let log = dir.path.join("connections.jsonl");
         let whoami = start_whoami(&net.internet, &setup.origin_ports);
         for (key, value) in &setup.gateway_sysctls {
@@ -315,8 +372,10 @@ impl Scenario {
             dir.path.join("data").display().to_string(),
         ];
         args.extend(setup.serve_args.iter().cloned());
-        let gateway = start_gateway(&net.gateways[0].ns, &args);
+        let listeners = LISTENERS + if setup.masque { 2 } else { 0 };
+        let gateway = start_gateway_expecting(&net.gateways[0].ns, &args, listeners);
         Scenario {
+            masque_certificate,
             gateway,
             whoami,
             config,
@@ -502,8 +561,14 @@ pub fn start_whoami(internet: &Netns, ports: &[u16]) -> Process {
 /// are bound (the process says so once `listen` returned, so they accept from then on).
 #[track_caller]
 pub fn start_gateway(ns: &Netns, args: &[String]) -> Process {
+    start_gateway_expecting(ns, args, LISTENERS)
+}
+
+/// [`start_gateway`] for a configuration with `listeners` proxy listeners.
+#[track_caller]
+pub fn start_gateway_expecting(ns: &Netns, args: &[String], listeners: usize) -> Process {
     let mut gateway = Process::spawn("egressd serve", ns, Command::new(EGRESSD).args(args));
-    gateway.wait_stderr("its proxy listeners", LISTENERS, |l| {
+    gateway.wait_stderr("its proxy listeners", listeners, |l| {
         l.contains("proxy listening on")
     });
     gateway

@@ -8,7 +8,7 @@ mod local;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -34,6 +34,7 @@ use local::flows_socket;
 pub(super) struct State {
     pub(super) who: Authorized,
     pub(super) peer: SocketAddr,
+    pub(super) onramp: OnRamp,
     pub(super) idle: Duration,
     pub(super) snapshot: Arc<ArcSwap<Snapshot>>,
     pub(super) own: Arc<ArcSwap<Vec<ipnet::IpNet>>>,
@@ -45,9 +46,19 @@ pub(super) struct State {
     /// The fleet that carries flows leaving at other locations, when this node has one.
     pub(super) fleet: Option<Arc<Membership>>,
     pub(super) replies: mpsc::Sender<UdpReply>,
+    /// A single-target association's target, once its flow opened.
+    pub(super) pinned: OnceLock<Pinned>,
     pub(super) inner: Mutex<Flows>,
     /// The association counts as one session of the account (and user).
     pub(super) _counted: SessionGuard,
+}
+
+/// The one target of a CONNECT-UDP association and the address it resolved to when the
+/// association opened: later datagrams go there without resolving again.
+#[derive(Debug)]
+pub(super) struct Pinned {
+    target: TargetAddr,
+    destination: SocketAddr,
 }
 
 #[derive(Debug, Default)]
@@ -125,8 +136,7 @@ enum Next {
 
 impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
-        let (id, mut record) =
-            base_record(&self.settings, &self.sessions, self.peer, OnRamp::Socks5);
+        let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
         record.transport = "udp".into();
         record.datagrams_client_to_upstream = Some(0);
         record.datagrams_upstream_to_client = Some(0);
@@ -162,9 +172,21 @@ impl State {
         }
     }
 
-    fn recently_refused(&self, key: &str) -> bool {
+    /// Logs a target refused once its address was known, with its plan when it got that far.
+    fn refuse_planned(&self, target: &TargetAddr, addr: IpAddr, refused: &Refused) {
+        let mut record = self.refusal_record(target, Some(addr));
+        if let Some(planned) = &refused.planned {
+            fill_plan(&mut record, &planned.0, &planned.1);
+        }
+        self.refuse(refusal_key(target), record, &refused.error);
+    }
+
+    fn recently_refused(&self, target: &TargetAddr) -> bool {
         let mut flows = self.inner.lock().expect("never poisoned");
-        match flows.refused.get_mut(key) {
+        if flows.refused.is_empty() {
+            return false;
+        }
+        match flows.refused.get_mut(&refusal_key(target)) {
             Some(last) if last.elapsed() < self.idle => {
                 *last = Instant::now();
                 true
@@ -173,44 +195,87 @@ impl State {
         }
     }
 
-    /// Sends one datagram: to the destination's flow, opening it first if needed.
-    pub(super) async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
-        let target_key = format!("{}:{}", target.host, target.port);
-        if self.recently_refused(&target_key) {
-            return;
-        }
-        let addr = match &target.host {
-            TargetHost::Ip(ip) => ip.to_canonical(),
+    /// The address a target is sent to: its IP, or its name's first IPv4 (else first address).
+    async fn resolve(&self, target: &TargetAddr) -> Result<IpAddr, OpenError> {
+        match &target.host {
+            TargetHost::Ip(ip) => Ok(ip.to_canonical()),
             TargetHost::Name(name) => match self.resolver.lookup(name).await {
-                Ok(found) => match prefer_ipv4(&found) {
-                    Some(addr) => addr,
-                    None => {
-                        let error = name_error("dns_no_address", name, "no address");
-                        let record = self.refusal_record(&target, None);
-                        return self.refuse(target_key, record, &error);
-                    }
-                },
-                Err(e) => {
-                    let error = name_error("dns_error", name, &e);
-                    let record = self.refusal_record(&target, None);
-                    return self.refuse(target_key, record, &error);
-                }
+                Ok(found) => prefer_ipv4(&found)
+                    .ok_or_else(|| name_error("dns_no_address", name, "no address")),
+                Err(e) => Err(name_error("dns_error", name, &e)),
             },
+        }
+    }
+
+    /// Opens the flow of a single-target association before any datagram: resolved, decided
+    /// and given its port slot now, so that a refusal can be answered (and is logged). A flow
+    /// forwarded to another location is still opening when this returns; if its stream fails,
+    /// the refusal is logged then and its datagrams are dropped.
+    pub(super) async fn open_pinned(self: &Arc<Self>, target: TargetAddr) -> Result<(), OpenError> {
+        let addr = match self.resolve(&target).await {
+            Ok(addr) => addr,
+            Err(error) => {
+                let record = self.refusal_record(&target, None);
+                self.refuse(refusal_key(&target), record, &error);
+                return Err(error);
+            }
         };
         let destination = SocketAddr::new(addr, target.port);
+        if let Err(refused) = self.open_flow(&target, destination, None) {
+            self.refuse_planned(&target, addr, &refused);
+            return Err(refused.error);
+        }
+        let pinned = Pinned {
+            target,
+            destination,
+        };
+        self.pinned
+            .set(pinned)
+            .expect("an association opens its one target once");
+        Ok(())
+    }
+
+    /// Sends one datagram: to the destination's flow, opening it first if needed. A
+    /// single-target association sends to its target only.
+    pub(super) async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
+        if let Some(pinned) = self.pinned.get() {
+            if target != pinned.target {
+                self.count_drop("foreign_target");
+                return;
+            }
+            if self.recently_refused(&target) {
+                return;
+            }
+            return self.send_to(&target, pinned.destination, payload).await;
+        }
+        if self.recently_refused(&target) {
+            return;
+        }
+        let addr = match self.resolve(&target).await {
+            Ok(addr) => addr,
+            Err(error) => {
+                let record = self.refusal_record(&target, None);
+                return self.refuse(refusal_key(&target), record, &error);
+            }
+        };
+        self.send_to(&target, SocketAddr::new(addr, target.port), payload)
+            .await;
+    }
+
+    /// Sends one datagram to a resolved destination, through its flow.
+    async fn send_to(
+        self: &Arc<Self>,
+        target: &TargetAddr,
+        destination: SocketAddr,
+        payload: &[u8],
+    ) {
         let socket = match self.next_for(destination, payload) {
             Next::Send(socket) => socket,
             Next::Done => return,
-            Next::Open => match self.open_flow(&target, destination, payload) {
+            Next::Open => match self.open_flow(target, destination, Some(payload)) {
                 Ok(Some(socket)) => socket,
                 Ok(None) => return,
-                Err(refused) => {
-                    let mut record = self.refusal_record(&target, Some(addr));
-                    if let Some(planned) = &refused.planned {
-                        fill_plan(&mut record, &planned.0, &planned.1);
-                    }
-                    return self.refuse(destination.to_string(), record, &refused.error);
-                }
+                Err(refused) => return self.refuse_planned(target, destination.ip(), &refused),
             },
         };
         // A datagram the kernel cannot send now is lost, as UDP may lose it.
@@ -228,7 +293,7 @@ impl State {
         } = &mut *flows;
         if let Some(opening) = opening.get_mut(&destination) {
             if !opening.queue(payload) {
-                self.dropped("fleet_queue_full");
+                self.count_drop("fleet_queue_full");
             }
             return Next::Done;
         }
@@ -244,17 +309,17 @@ impl State {
             Exit::Forwarded(forwarded) => {
                 match forwarded.sender.send(payload) {
                     Ok(()) => flow.count_up(payload.len()),
-                    Err(UdpSendError::Full) => self.dropped("fleet_queue_full"),
+                    Err(UdpSendError::Full) => self.count_drop("fleet_queue_full"),
                     // The stream just ended: its flow ends as soon as its reply task sees it.
-                    Err(UdpSendError::Closed) => self.dropped("fleet_stream_closed"),
+                    Err(UdpSendError::Closed) => self.count_drop("fleet_stream_closed"),
                 }
                 Next::Done
             }
         }
     }
 
-    /// Counts a datagram dropped after its flow was decided.
-    fn dropped(&self, reason: &'static str) {
+    /// Counts a dropped datagram.
+    pub(super) fn count_drop(&self, reason: &'static str) {
         self.recorder
             .metrics
             .udp_dropped
@@ -281,14 +346,15 @@ impl State {
         (id, record)
     }
 
-    /// Decides a new destination, takes its port slot and records the flow as live: the
+    /// Decides a new destination, takes its port slot and records the flow as live, counting
+    /// the datagram that opened it (`None`: opened before any, for a single target): the
     /// socket to send from, or `None` when the flow is forwarded (the datagram waits for the
     /// stream to open).
     fn open_flow(
         self: &Arc<Self>,
         target: &TargetAddr,
         destination: SocketAddr,
-        payload: &[u8],
+        payload: Option<&[u8]>,
     ) -> Result<Option<Arc<UdpSocket>>, Refused> {
         let snapshot = self.snapshot.load();
         let addr = destination.ip();
@@ -446,6 +512,14 @@ fn prefer_ipv4(found: &[IpAddr]) -> Option<IpAddr> {
         .find(|a| a.is_ipv4())
         .or_else(|| found.first())
         .copied()
+}
+
+/// The key of a refused target: a literal address as `ip:port` / `[ip]:port`, a name as given.
+fn refusal_key(target: &TargetAddr) -> String {
+    match &target.host {
+        TargetHost::Ip(ip) => SocketAddr::new(ip.to_canonical(), target.port).to_string(),
+        TargetHost::Name(name) => format!("{name}:{}", target.port),
+    }
 }
 
 fn not_allowed(close_reason: &'static str, message: String) -> OpenError {

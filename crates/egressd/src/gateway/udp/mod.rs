@@ -1,7 +1,9 @@
-//! UDP associations (SOCKS5 UDP ASSOCIATE). Each destination (IP and port) the client sends
-//! to is a flow: decided once with `Transport::Udp`, holding a port-ledger slot for (source,
+//! UDP associations (SOCKS5 UDP ASSOCIATE, MASQUE CONNECT-UDP). Each destination (IP and port)
+//! the client sends to is a flow: decided once with `Transport::Udp`, holding a port-ledger slot for (source,
 //! destination) like a TCP connection, and logged as one record when it ends (idle timeout or
 //! the association's end). Datagrams leave from one socket per source address per association.
+//! A CONNECT-UDP association names its one target up front: that flow is opened (or refused)
+//! before the client gets an answer, and the association sends nowhere else.
 //!
 //! A destination whose route leaves at another location is forwarded to a node there over the
 //! fleet (`connect-udp`, one stream per flow, datagrams as capsules); the flow is logged here,
@@ -13,13 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use egress_model::TargetAddr;
 use egress_onramp::server::{
-    AssociateRequest, Associated, Authorized, BoxFuture, OnRamp, OpenError, OpenFailure,
-    UdpAssociation,
+    AssociateRequest, Associated, Authorized, BoxFuture, OpenError, OpenFailure, UdpAssociation,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::metrics::DropLabels;
 use super::{ConnectionRecord, EgressGateway};
 
 /// Replies queued for the client before the association drops more (UDP may lose them).
@@ -28,7 +28,7 @@ const REPLY_QUEUE: usize = 256;
 const MAX_DATAGRAM: usize = 65_535;
 
 impl EgressGateway {
-    pub(super) fn associate_inner(
+    pub(super) async fn associate_inner(
         &self,
         request: AssociateRequest,
     ) -> Result<Associated, OpenError> {
@@ -41,7 +41,7 @@ impl EgressGateway {
                 snapshot.max_sessions(),
             )
             .map_err(|reason| {
-                let (_, mut record) = self.base_record(request.peer, OnRamp::Socks5);
+                let (_, mut record) = self.base_record(request.peer, request.onramp);
                 record.transport = "udp".into();
                 fill_who(&mut record, &request.who);
                 self.log_failure(record, reason);
@@ -51,10 +51,12 @@ impl EgressGateway {
                     message: format!("session limit reached ({reason})"),
                 }
             })?;
+        drop(snapshot);
         let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
         let state = Arc::new(State {
             who: request.who,
             peer: request.peer,
+            onramp: request.onramp,
             idle: request.idle_timeout,
             snapshot: Arc::clone(&self.snapshot),
             own: Arc::clone(&self.own),
@@ -65,9 +67,14 @@ impl EgressGateway {
             resolver: self.resolver.clone(),
             fleet: self.fleet.clone(),
             replies: replies_tx,
+            pinned: std::sync::OnceLock::new(),
             inner: Mutex::default(),
             _counted: counted,
         });
+        if let Some(target) = request.target {
+            // Refused: the refusal is logged, and dropping the state releases the session.
+            state.open_pinned(target).await?;
+        }
         let sweeper = tokio::spawn(sweep(Arc::downgrade(&state)));
         Ok(Associated {
             association: Box::new(GatewayAssociation {
@@ -104,12 +111,7 @@ impl UdpAssociation for GatewayAssociation {
     }
 
     fn dropped(&self, reason: &'static str) {
-        self.state
-            .recorder
-            .metrics
-            .udp_dropped
-            .get_or_create(&DropLabels { reason })
-            .inc();
+        self.state.count_drop(reason);
     }
 
     fn finish(mut self: Box<Self>, close_reason: &str) {

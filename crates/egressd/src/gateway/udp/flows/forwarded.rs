@@ -26,6 +26,8 @@ const EARLY_DATAGRAMS: usize = 8;
 #[derive(Debug)]
 pub(super) struct Opening {
     id: u64,
+    /// What a refusal is remembered by (the target as the client named it).
+    refusal_key: String,
     record: ConnectionRecord,
     early: Vec<Vec<u8>>,
     task: JoinHandle<()>,
@@ -57,14 +59,14 @@ impl Drop for Forwarded {
 }
 
 impl State {
-    /// Starts opening the stream of a forwarded flow; `payload` waits in its queue.
+    /// Starts opening the stream of a forwarded flow; `payload`, if any, waits in its queue.
     pub(super) fn open_forwarded(
         self: &Arc<Self>,
         target: &TargetAddr,
         destination: SocketAddr,
         plan: &Plan,
         route: &Route,
-        payload: &[u8],
+        payload: Option<&[u8]>,
     ) -> Result<(), OpenError> {
         let Some(fleet) = self.fleet.clone() else {
             return Err(OpenError {
@@ -93,8 +95,9 @@ impl State {
             destination,
             Opening {
                 id,
+                refusal_key: super::refusal_key(target),
                 record,
-                early: vec![payload.to_vec()],
+                early: payload.map(|p| vec![p.to_vec()]).unwrap_or_default(),
                 task,
             },
         );
@@ -121,7 +124,7 @@ impl State {
             Ok(tunnel) => tunnel,
             Err(e) => {
                 drop(flows);
-                self.refuse(destination.to_string(), opening.record, &fleet_error(&e));
+                self.refuse(opening.refusal_key, opening.record, &fleet_error(&e));
                 return;
             }
         };

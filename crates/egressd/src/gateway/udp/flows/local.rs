@@ -24,7 +24,7 @@ impl State {
         destination: SocketAddr,
         plan: &Plan,
         route: &Route,
-        payload: &[u8],
+        payload: Option<&[u8]>,
     ) -> Result<Arc<UdpSocket>, OpenError> {
         let slot = match self.ledger.acquire(
             route.source,
@@ -74,7 +74,9 @@ impl State {
             _slot: slot,
         };
         let mut flow = Flow::new(id, exit, record);
-        flow.count_up(payload.len());
+        if let Some(payload) = payload {
+            flow.count_up(payload.len());
+        }
         flows.live.insert(destination, flow);
         Ok(socket)
     }
