@@ -106,7 +106,8 @@ pub async fn relay_upstream(
 ) -> RelayOutcome {
     match upstream {
         Upstream::Local(stream) => relay(client, stream, idle).await,
-        Upstream::Forwarded { stream, .. } => relay_streams(client, stream, idle).await,
+        // Boxed so that a local tunnel's task does not reserve room for the stream relay.
+        Upstream::Forwarded { stream, .. } => Box::pin(relay_streams(client, stream, idle)).await,
     }
 }
 
@@ -120,13 +121,13 @@ where
     let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
     let (mut a_read, mut a_write) = tokio::io::split(a);
     let (mut b_read, mut b_write) = tokio::io::split(b);
-    let both = async {
+    let both = std::pin::pin!(async {
         let (x, y) = tokio::join!(
             copy_counting(&mut a_read, &mut b_write, &up, &activity),
             copy_counting(&mut b_read, &mut a_write, &down, &activity)
         );
         x.and(y)
-    };
+    });
     outcome(both, &activity, idle, (&up, &down)).await
 }
 

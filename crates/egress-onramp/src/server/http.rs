@@ -21,17 +21,19 @@ use crate::{Host, Parsed};
 
 const PROXY_AUTHENTICATE: (&str, &str) = ("Proxy-Authenticate", "Basic realm=\"egressd\"");
 
-/// Serves one HTTP proxy client connection to its end.
-pub async fn handle_http<G: Gateway>(
+/// Serves one HTTP proxy client connection to its end. Not an async fn: its arguments would
+/// stay in the task's state for the tunnel's whole life; here they move into the boxed
+/// request handling at once.
+pub fn handle_http<G: Gateway>(
     client: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let idle = settings.idle_timeout;
     let requests = serve_requests(client, peer, listener, gateway, settings);
-    Tunnel::after(requests, idle).await;
+    Tunnel::after(Box::pin(requests), idle)
 }
 
 /// Serves requests until the client leaves (`None`) or a CONNECT tunnel is established.

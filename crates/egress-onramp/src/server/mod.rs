@@ -1,6 +1,8 @@
 //! The async on-ramp servers: HTTP proxy and SOCKS5 on top of the sans-I/O codecs, and MASQUE
 //! CONNECT-UDP over HTTP/3.
 
+#[cfg(test)]
+mod footprint;
 mod gateway;
 mod http;
 mod io;
@@ -29,9 +31,14 @@ pub(crate) struct Tunnel {
 
 impl Tunnel {
     /// Runs a connection's handshake in its own allocation, freed before the tunnel it opened
-    /// relays (an idle tunnel keeps only the relay's state), then relays it.
-    async fn after(handshake: impl std::future::Future<Output = Option<Tunnel>>, idle: Duration) {
-        if let Some(tunnel) = Box::pin(handshake).await {
+    /// relays (an idle tunnel keeps only the relay's state), then relays it. The handshake
+    /// comes boxed: an async fn keeps its arguments for its whole life, so a handshake passed
+    /// by value would stay inside every idle tunnel's task.
+    async fn after(
+        handshake: std::pin::Pin<Box<impl std::future::Future<Output = Option<Tunnel>>>>,
+        idle: Duration,
+    ) {
+        if let Some(tunnel) = handshake.await {
             tunnel.relay(idle).await;
         }
     }

@@ -20,21 +20,33 @@ use crate::socks5::{
 const UNSPECIFIED: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// Serves one SOCKS5 client connection to its end.
-pub async fn handle_socks5<G: Gateway>(
+pub fn handle_socks5<G: Gateway>(
     stream: TcpStream,
     peer: SocketAddr,
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let idle = settings.idle_timeout;
-    // The handshake runs in its own allocation, freed before the relay starts.
-    match Box::pin(handshake(stream, peer, listener, gateway, settings)).await {
-        Some(Established::Tunnel(tunnel)) => tunnel.relay(idle).await,
-        Some(Established::Udp(udp)) => {
-            relay_association(udp.control, udp.relay, udp.filter, udp.associated, idle).await;
+    // The handshake runs in its own allocation, freed before the relay starts; the arguments
+    // move into it at once (an async fn would keep them for the tunnel's whole life).
+    let handshake = Box::pin(handshake(stream, peer, listener, gateway, settings));
+    async move {
+        match handshake.await {
+            Some(Established::Tunnel(tunnel)) => tunnel.relay(idle).await,
+            Some(Established::Udp(udp)) => {
+                // Boxed: otherwise every CONNECT tunnel's task would reserve room for its state.
+                Box::pin(relay_association(
+                    udp.control,
+                    udp.relay,
+                    udp.filter,
+                    udp.associated,
+                    idle,
+                ))
+                .await;
+            }
+            None => {}
         }
-        None => {}
     }
 }
 
