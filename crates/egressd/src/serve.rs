@@ -72,8 +72,8 @@ async fn serve(args: &ServeArgs, store: Option<&str>) -> Result<std::process::Ex
     let (log, writer) = LogSink::start(args.log_file.as_deref())
         .map_err(|e| format!("cannot open the connection log: {e}"))?;
     let settings = DataPathSettings {
-        node_id: node_id.clone(),
-        location: location.clone(),
+        node_id: node_id.as_str().into(),
+        location: location.as_str().into(),
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
     };
     let fleet = match &args.fleet_dir {

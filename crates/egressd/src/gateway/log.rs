@@ -1,38 +1,42 @@
 //! The connection log: one JSON line per connection (DESIGN rule 14), written by one task so
 //! that records are never interleaved, and flushed before the process exits.
 
+use std::fmt;
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
-/// One connection, start to end.
-#[derive(Debug, Clone, Default, Serialize)]
+/// One connection, start to end. A live connection holds its record for its whole life, so
+/// the record keeps values in their compact form (addresses, names from a fixed set, the
+/// start time) and turns them into text only when it is written.
+#[derive(Debug, Clone, Serialize)]
 pub struct ConnectionRecord {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub account: Option<String>,
     pub user: Option<String>,
     pub device: Option<String>,
-    pub src_ip: String,
+    pub src_ip: IpAddr,
     pub src_port: u16,
     pub proxy_endpoint: Option<String>,
-    pub onramp: String,
+    pub onramp: &'static str,
     pub dst_host: Option<String>,
-    pub dst_ip: Option<String>,
+    pub dst_ip: Option<IpAddr>,
     pub dst_port: Option<u16>,
-    pub transport: String,
+    pub transport: &'static str,
     pub policy_id: Option<String>,
     pub policy_name: Option<String>,
-    pub egress_method: Option<String>,
-    pub egress_ip: Option<String>,
+    pub egress_method: Option<&'static str>,
+    pub egress_ip: Option<IpAddr>,
     pub egress_port: Option<u16>,
     pub egress_location: Option<String>,
     pub egress_ip_location: Option<String>,
-    pub ingress_location: String,
-    pub fallback: Option<String>,
+    pub ingress_location: Arc<str>,
+    pub fallback: Option<&'static str>,
     pub bytes_client_to_upstream: u64,
     pub bytes_upstream_to_client: u64,
     /// UDP only: datagrams the client sent that were relayed.
@@ -41,9 +45,81 @@ pub struct ConnectionRecord {
     /// UDP only: datagrams from the destination relayed to the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datagrams_upstream_to_client: Option<u64>,
-    pub start: String,
+    pub start: Timestamp,
     pub end: String,
     pub close_reason: String,
+}
+
+impl ConnectionRecord {
+    /// A record started now, with nothing known yet but the session and the client.
+    pub fn new(session_id: SessionId, client: std::net::SocketAddr, onramp: &'static str) -> Self {
+        ConnectionRecord {
+            session_id,
+            account: None,
+            user: None,
+            device: None,
+            src_ip: client.ip(),
+            src_port: client.port(),
+            proxy_endpoint: None,
+            onramp,
+            dst_host: None,
+            dst_ip: None,
+            dst_port: None,
+            transport: "tcp",
+            policy_id: None,
+            policy_name: None,
+            egress_method: None,
+            egress_ip: None,
+            egress_port: None,
+            egress_location: None,
+            egress_ip_location: None,
+            ingress_location: Arc::from(""),
+            fallback: None,
+            bytes_client_to_upstream: 0,
+            bytes_upstream_to_client: 0,
+            datagrams_client_to_upstream: None,
+            datagrams_upstream_to_client: None,
+            start: Timestamp(SystemTime::now()),
+            end: String::new(),
+            close_reason: String::new(),
+        }
+    }
+}
+
+impl Default for ConnectionRecord {
+    fn default() -> Self {
+        let nowhere = std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        ConnectionRecord::new(SessionId::default(), nowhere, "")
+    }
+}
+
+/// A session id, `<node>-<hex counter>`, kept as its parts until it is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionId {
+    pub node: Arc<str>,
+    pub n: u64,
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:x}", self.node, self.n)
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A point in time, written as RFC 3339 with milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub SystemTime);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
 }
 
 /// Formats a time as RFC 3339 with milliseconds.
@@ -104,5 +180,37 @@ fn write_line(out: &mut impl Write, record: &ConnectionRecord) {
             }
         }
         Err(e) => eprintln!("egressd: connection log record not serialisable: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn compact_fields_are_written_as_text() {
+        let session = SessionId {
+            node: Arc::from("lax-1"),
+            n: 0x2a,
+        };
+        let client = "[2001:db8::7]:40000".parse().expect("valid");
+        let mut record = ConnectionRecord::new(session, client, "socks5");
+        record.start = Timestamp(UNIX_EPOCH + Duration::from_millis(1_764_000_000_123));
+        record.egress_ip = Some("192.0.2.10".parse().expect("valid"));
+        record.egress_method = Some("dedicated");
+        record.ingress_location = Arc::from("lax");
+        let line = serde_json::to_value(&record).expect("serialisable");
+        assert_eq!(line["session_id"], "lax-1-2a");
+        assert_eq!(line["src_ip"], "2001:db8::7");
+        assert_eq!(line["src_port"], 40000);
+        assert_eq!(line["onramp"], "socks5");
+        assert_eq!(line["transport"], "tcp");
+        assert_eq!(line["egress_ip"], "192.0.2.10");
+        assert_eq!(line["egress_method"], "dedicated");
+        assert_eq!(line["ingress_location"], "lax");
+        assert_eq!(line["dst_ip"], serde_json::Value::Null);
+        assert_eq!(line["start"], "2025-11-24T16:00:00.123Z");
+        assert!(line.get("datagrams_client_to_upstream").is_none());
     }
 }

@@ -129,8 +129,8 @@ impl Default for Metrics {
     }
 }
 
-fn or_dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
+fn or_dash(v: &Option<impl ToString>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), ToString::to_string)
 }
 
 impl Metrics {
@@ -175,7 +175,7 @@ impl Metrics {
         let labels = ClosedLabels {
             account: or_dash(&r.account),
             close_reason: r.close_reason.clone(),
-            ingress_location: r.ingress_location.clone(),
+            ingress_location: r.ingress_location.to_string(),
         };
         self.closed.get_or_create(&labels).inc();
     }

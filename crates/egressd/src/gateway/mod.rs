@@ -27,15 +27,17 @@ use egress_onramp::server::{
 use egress_policy::{LocationHealth, Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
-pub use log::{timestamp, ConnectionRecord, LogSink};
+pub use log::{timestamp, ConnectionRecord, LogSink, SessionId};
 pub use metrics::EgressLabels;
 pub use observe::{RecordFilter, Recorder};
 
 /// Settings of the data path that are not part of the egress configuration.
 #[derive(Debug, Clone)]
 pub struct DataPathSettings {
-    pub node_id: String,
-    pub location: String,
+    /// Shared by every record's session id.
+    pub node_id: Arc<str>,
+    /// Shared by every record's `ingress_location`.
+    pub location: Arc<str>,
     pub connect_timeout: Duration,
 }
 
@@ -176,40 +178,30 @@ fn base_record(
     onramp: OnRamp,
 ) -> (u64, ConnectionRecord) {
     let n = sessions.fetch_add(1, Ordering::Relaxed);
-    let record = ConnectionRecord {
-        session_id: format!("{}-{n:x}", settings.node_id),
-        src_ip: peer.ip().to_string(),
-        src_port: peer.port(),
-        onramp: onramp.as_str().to_string(),
-        transport: "tcp".into(),
-        ingress_location: settings.location.clone(),
-        start: timestamp(SystemTime::now()),
-        ..ConnectionRecord::default()
+    let session_id = SessionId {
+        node: Arc::clone(&settings.node_id),
+        n,
     };
+    let mut record = ConnectionRecord::new(session_id, peer, onramp.as_str());
+    record.ingress_location = Arc::clone(&settings.location);
     (n, record)
 }
 
 fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
     record.policy_id = plan.policy.as_ref().map(|p| p.id.clone());
     record.policy_name = plan.policy.as_ref().map(|p| p.name.clone());
-    record.egress_method = Some(
-        match route.kind {
-            egress_policy::EgressKind::Dedicated => "dedicated",
-            egress_policy::EgressKind::Default => "default",
-        }
-        .to_string(),
-    );
-    record.egress_ip = Some(route.source.to_string());
+    record.egress_method = Some(match route.kind {
+        egress_policy::EgressKind::Dedicated => "dedicated",
+        egress_policy::EgressKind::Default => "default",
+    });
+    record.egress_ip = Some(route.source.0);
     record.egress_location = Some(route.egress_location.0.clone());
     record.egress_ip_location = Some(route.egress_ip_location.0.clone());
-    record.fallback = Some(
-        match route.fallback {
-            egress_policy::FallbackUsed::None => "none",
-            egress_policy::FallbackUsed::Ipv4Fallback => "ipv4_fallback",
-            egress_policy::FallbackUsed::DefaultRange => "default_range",
-        }
-        .to_string(),
-    );
+    record.fallback = Some(match route.fallback {
+        egress_policy::FallbackUsed::None => "none",
+        egress_policy::FallbackUsed::Ipv4Fallback => "ipv4_fallback",
+        egress_policy::FallbackUsed::DefaultRange => "default_range",
+    });
 }
 
 fn dial_error(e: &DialError) -> OpenError {

@@ -45,7 +45,9 @@ impl RecordFilter<'_> {
             && is(self.user, r.user.as_deref())
             && (is(self.policy, r.policy_name.as_deref())
                 || is(self.policy, r.policy_id.as_deref()))
-            && is(self.egress_ip, r.egress_ip.as_deref())
+            && self
+                .egress_ip
+                .is_none_or(|want| want.parse::<std::net::IpAddr>().ok() == r.egress_ip)
             && is(self.close_reason, Some(r.close_reason.as_str()))
     }
 }
@@ -89,12 +91,12 @@ impl Recorder {
         let mut record = Arc::unwrap_or_clone(record);
         complete(&mut record);
         self.metrics.ended(&record);
-        if let Some(ip) = &record.egress_ip {
+        if let Some(ip) = record.egress_ip {
             let bytes = record
                 .bytes_client_to_upstream
                 .saturating_add(record.bytes_upstream_to_client);
             let mut ended = self.ended_bytes.lock().expect("never poisoned");
-            let total = ended.entry(ip.clone()).or_default();
+            let total = ended.entry(ip.to_string()).or_default();
             *total = total.saturating_add(bytes);
         }
         self.finish(record);
@@ -145,8 +147,8 @@ impl Recorder {
         let mut open: FxHashMap<String, u32> = FxHashMap::default();
         for shard in &self.live {
             for (_, record) in shard.lock().expect("never poisoned").values() {
-                if let Some(ip) = &record.egress_ip {
-                    *open.entry(ip.clone()).or_default() += 1;
+                if let Some(ip) = record.egress_ip {
+                    *open.entry(ip.to_string()).or_default() += 1;
                 }
             }
         }

@@ -77,7 +77,7 @@ impl EgressGateway {
         };
         match self.race(&snapshot, &request, &addresses).await {
             Ok(c) => {
-                record.dst_ip = Some(c.addr.to_string());
+                record.dst_ip = Some(c.addr);
                 fill_plan(&mut record, &c.plan, &c.route);
                 record.egress_port = c.stream.local_addr().map(|a| a.port());
                 let record = self.recorder.opened(id, record);
@@ -94,7 +94,7 @@ impl EgressGateway {
                 })
             }
             Err(failed) => {
-                record.dst_ip = Some(failed.addr.to_string());
+                record.dst_ip = Some(failed.addr);
                 if let Some((plan, route)) = &failed.planned {
                     fill_plan(&mut record, plan, route);
                 }

@@ -137,7 +137,7 @@ enum Next {
 impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
         let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
-        record.transport = "udp".into();
+        record.transport = "udp";
         record.datagrams_client_to_upstream = Some(0);
         record.datagrams_upstream_to_client = Some(0);
         super::fill_who(&mut record, &self.who);
@@ -149,7 +149,7 @@ impl State {
         if let TargetHost::Name(name) = &target.host {
             record.dst_host = Some(name.clone());
         }
-        record.dst_ip = addr.map(|a| a.to_string());
+        record.dst_ip = addr;
         record.dst_port = Some(target.port);
         record
     }
@@ -340,7 +340,7 @@ impl State {
             TargetHost::Name(name) => Some(name.clone()),
             TargetHost::Ip(_) => None,
         };
-        record.dst_ip = Some(destination.ip().to_string());
+        record.dst_ip = Some(destination.ip());
         record.dst_port = Some(destination.port());
         fill_plan(&mut record, plan, route);
         (id, record)

@@ -42,7 +42,7 @@ impl EgressGateway {
             )
             .map_err(|reason| {
                 let (_, mut record) = self.base_record(request.peer, request.onramp);
-                record.transport = "udp".into();
+                record.transport = "udp";
                 fill_who(&mut record, &request.who);
                 self.log_failure(record, reason);
                 OpenError {

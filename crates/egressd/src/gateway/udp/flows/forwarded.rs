@@ -84,7 +84,7 @@ impl State {
             source: route.source.0,
             destination,
             max_connections_per_destination: plan.max_connections_per_destination,
-            session: record.session_id.clone(),
+            session: record.session_id.to_string(),
             account: self.who.account.clone(),
         };
         let location = route.egress_location.clone();
