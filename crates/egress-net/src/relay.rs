@@ -34,69 +34,13 @@ pub struct RelayOutcome {
     pub close_reason: &'static str,
 }
 
-/// Milliseconds since the relay started at which a byte last moved, either way.
-pub(crate) struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    pub(crate) fn new() -> Activity {
-        Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        let now = self.start.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
-    }
-
-    /// Returns once no byte has moved for `idle`.
-    pub(crate) async fn quiet_for(&self, idle: Duration) {
-        loop {
-            let quiet = self.idle_for();
-            if quiet >= idle {
-                return;
-            }
-            tokio::time::sleep(idle - quiet).await;
-        }
-    }
-}
-
 /// The log's close reason for how both directions ended.
-fn close_reason(result: io::Result<()>) -> &'static str {
+pub(crate) fn close_reason(result: io::Result<()>) -> &'static str {
     match result {
         Ok(()) => "closed",
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => "connection_reset",
         Err(_) => "relay_error",
-    }
-}
-
-/// Waits for both directions to end, or for `idle` without a byte either way; then reads the
-/// byte counts (up, down). `both` is pinned by the caller: an async fn keeps its arguments for
-/// its whole life, so a future passed by value would take room twice in every tunnel's task.
-pub(crate) async fn outcome<F: std::future::Future<Output = io::Result<()>>>(
-    both: std::pin::Pin<&mut F>,
-    activity: &Activity,
-    idle: Duration,
-    (up, down): (&AtomicU64, &AtomicU64),
-) -> RelayOutcome {
-    let close_reason = tokio::select! {
-        result = both => close_reason(result),
-        () = activity.quiet_for(idle) => "idle_timeout",
-    };
-    RelayOutcome {
-        bytes_up: up.load(Ordering::Relaxed),
-        bytes_down: down.load(Ordering::Relaxed),
-        close_reason,
     }
 }
 
