@@ -5,13 +5,18 @@
 //! carries bulk (a read fills a whole buffer) switches to `splice(2)` through a pipe, so its
 //! bytes never enter user space; short tunnels never pay for the pipe.
 
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::splice::splice_pump;
 
@@ -29,44 +34,8 @@ pub struct RelayOutcome {
     pub close_reason: &'static str,
 }
 
-/// Milliseconds since the relay started at which a byte last moved, either way.
-pub(crate) struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    pub(crate) fn new() -> Activity {
-        Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        let now = self.start.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
-    }
-
-    /// Returns once no byte has moved for `idle`.
-    pub(crate) async fn quiet_for(&self, idle: Duration) {
-        loop {
-            let quiet = self.idle_for();
-            if quiet >= idle {
-                return;
-            }
-            tokio::time::sleep(idle - quiet).await;
-        }
-    }
-}
-
 /// The log's close reason for how both directions ended.
-fn close_reason(result: io::Result<()>) -> &'static str {
+pub(crate) fn close_reason(result: io::Result<()>) -> &'static str {
     match result {
         Ok(()) => "closed",
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => "connection_reset",
@@ -76,87 +45,187 @@ fn close_reason(result: io::Result<()>) -> &'static str {
 }
 
 /// Relays until both directions close, an error, or `idle` passes with no byte either way.
-pub async fn relay(client: &TcpStream, upstream: &TcpStream, idle: Duration) -> RelayOutcome {
-    let activity = Activity::new();
-    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
-    let both = std::pin::pin!(async {
-        let (a, b) = tokio::join!(
-            pump(client, upstream, &up, &activity),
-            pump(upstream, client, &down, &activity)
-        );
-        a.and(b)
-    });
-    outcome(both, &activity, idle, (&up, &down)).await
+/// Called within a Tokio runtime (the idle timer is created with the future).
+pub fn relay<'a>(
+    client: &'a TcpStream,
+    upstream: &'a TcpStream,
+    idle: Duration,
+) -> impl Future<Output = RelayOutcome> + Send + 'a {
+    Relay::new(client, upstream, idle)
 }
 
-/// Waits for both directions to end, or for `idle` without a byte either way; then reads the
-/// byte counts (up, down). `both` is pinned by the caller: an async fn keeps its arguments for
-/// its whole life, so a future passed by value would take room twice in every tunnel's task.
-pub(crate) async fn outcome<F: std::future::Future<Output = io::Result<()>>>(
-    both: std::pin::Pin<&mut F>,
-    activity: &Activity,
-    idle: Duration,
-    (up, down): (&AtomicU64, &AtomicU64),
-) -> RelayOutcome {
-    let close_reason = tokio::select! {
-        result = both => close_reason(result),
-        () = activity.quiet_for(idle) => "idle_timeout",
-    };
-    RelayOutcome {
-        bytes_up: up.load(Ordering::Relaxed),
-        bytes_down: down.load(Ordering::Relaxed),
-        close_reason,
+/// Longer idle timeouts are taken as this one (about 136 years), so that `last_move + idle`
+/// cannot overflow.
+const LONGEST_IDLE: Duration = Duration::from_secs(1 << 32);
+
+pin_project! {
+    /// The local relay, written out by hand: an idle tunnel's task is mostly this state, so it
+    /// holds each direction, its count and one timer, and nothing twice (an async fn keeps
+    /// its arguments, and `join!`/`select!` their futures, beside its own locals).
+    struct Relay<'a> {
+        // Each direction reads one socket and writes the other: one reader per socket and
+        // direction, so each readiness waker slot has a single user.
+        client: &'a TcpStream,
+        upstream: &'a TcpStream,
+        // Client → destination.
+        up: Direction<'a>,
+        // Destination → client.
+        down: Direction<'a>,
+        // Armed for `last_move + idle` as last known; when it fires after bytes have moved
+        // since, it is reset rather than re-created. Inline (hence the pin): boxed it would
+        // take its own size again on the heap, plus a pointer, in every tunnel.
+        #[pin]
+        timer: Sleep,
+        // No byte either way for this long closes the tunnel.
+        idle: Duration,
+        // When a byte last moved either way: touched once per poll that moved any, so that
+        // the timer needs no re-arming per write.
+        last_move: Instant,
     }
 }
 
-/// Moves one direction until its reader closes; then half-closes the writer.
-async fn pump(
-    from: &TcpStream,
-    to: &TcpStream,
-    bytes: &AtomicU64,
-    activity: &Activity,
-) -> io::Result<()> {
-    loop {
-        // `poll_read_ready` waits in the socket's own waker slot; `readable()` would put a
-        // waiter node (~150 bytes) into every idle tunnel's task. One reader per socket here.
-        std::future::poll_fn(|cx| from.poll_read_ready(cx)).await?;
-        // Allocated (not zeroed) only now that bytes are waiting; dropped when the socket runs dry.
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-        loop {
-            buf.clear();
-            match from.try_read_buf(&mut buf) {
-                Ok(0) => {
-                    let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
-                    return Ok(());
+impl<'a> Relay<'a> {
+    fn new(client: &'a TcpStream, upstream: &'a TcpStream, idle: Duration) -> Relay<'a> {
+        let idle = idle.min(LONGEST_IDLE);
+        Relay {
+            client,
+            upstream,
+            up: Direction::default(),
+            down: Direction::default(),
+            timer: tokio::time::sleep(idle),
+            idle,
+            last_move: Instant::now(),
+        }
+    }
+}
+
+impl Future for Relay<'_> {
+    type Output = RelayOutcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RelayOutcome> {
+        let mut this = self.project();
+        let before = this.up.bytes + this.down.bytes;
+        let up = this.up.poll_move(cx, this.client, this.upstream);
+        let down = this.down.poll_move(cx, this.upstream, this.client);
+        if this.up.bytes + this.down.bytes != before {
+            *this.last_move = Instant::now();
+        }
+        let close_reason = match (up, down) {
+            (Poll::Ready(Err(e)), _) | (_, Poll::Ready(Err(e))) => close_reason(Err(e)),
+            (Poll::Ready(Ok(())), Poll::Ready(Ok(()))) => close_reason(Ok(())),
+            _ => loop {
+                ready!(this.timer.as_mut().poll(cx));
+                let due = *this.last_move + *this.idle;
+                if due <= this.timer.deadline() {
+                    break "idle_timeout";
                 }
-                Ok(n) => {
-                    write_all(to, &buf[..n]).await?;
-                    bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    activity.touch();
-                    if n == CHUNK {
-                        drop(buf);
-                        // Boxed: only bulk directions pay for the splice state; inline, every
-                        // idle tunnel's task would carry it twice.
-                        return Box::pin(splice_pump(from, to, bytes, || activity.touch())).await;
+                // Fired early: bytes moved since it was armed.
+                this.timer.as_mut().reset(due);
+            },
+        };
+        Poll::Ready(RelayOutcome {
+            bytes_up: this.up.bytes,
+            bytes_down: this.down.bytes,
+            close_reason,
+        })
+    }
+}
+
+/// One direction of the local relay: what it is doing and the bytes it has written.
+#[derive(Default)]
+struct Direction<'a> {
+    bytes: u64,
+    pump: Pump<'a>,
+}
+
+/// How a direction moves its bytes.
+enum Pump<'a> {
+    /// Reading into `buf`, then writing `buf[written..]` out. `buf` has no capacity while the
+    /// reader is dry: allocated (not zeroed) when bytes are waiting, dropped at `WouldBlock`.
+    Copy { buf: Vec<u8>, written: usize },
+    /// A read filled the whole buffer: bulk goes through a pipe with `splice(2)`. Boxed, so
+    /// only bulk directions pay for its state; it counts into `moved`, which the direction
+    /// takes after each poll (the count must survive the relay ending mid-transfer).
+    Splice {
+        pump: Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>,
+        moved: Arc<AtomicU64>,
+    },
+    /// The reader closed and the writer's side was half-closed.
+    Done,
+}
+
+impl Default for Pump<'_> {
+    fn default() -> Self {
+        Pump::Copy {
+            buf: Vec::new(),
+            written: 0,
+        }
+    }
+}
+
+impl<'a> Direction<'a> {
+    /// Moves bytes `from` → `to` until both would block (pending), the reader closes (ready)
+    /// or an error.
+    fn poll_move(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &'a TcpStream,
+        to: &'a TcpStream,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            match &mut self.pump {
+                Pump::Copy { buf, written } if *written < buf.len() => {
+                    ready!(to.poll_write_ready(cx))?;
+                    match to.try_write(&buf[*written..]) {
+                        Ok(n) => {
+                            *written += n;
+                            self.bytes += n as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Poll::Ready(Err(e)),
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+                Pump::Copy { buf, .. } if buf.len() == CHUNK => self.pump = Pump::splice(from, to),
+                Pump::Copy { buf, written } => {
+                    if buf.capacity() == 0 {
+                        // `poll_read_ready` waits in the socket's own waker slot;
+                        // `readable()` would add a waiter node to every idle tunnel.
+                        ready!(from.poll_read_ready(cx))?;
+                        *buf = Vec::with_capacity(CHUNK);
+                    }
+                    buf.clear();
+                    *written = 0;
+                    match from.try_read_buf(buf) {
+                        Ok(0) => {
+                            let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
+                            self.pump = Pump::Done;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => *buf = Vec::new(),
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                Pump::Splice { pump, moved } => {
+                    let polled = pump.as_mut().poll(cx);
+                    self.bytes += moved.swap(0, Ordering::Relaxed);
+                    ready!(polled)?;
+                    self.pump = Pump::Done;
+                }
+                Pump::Done => return Poll::Ready(Ok(())),
             }
         }
     }
 }
 
-async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        std::future::poll_fn(|cx| to.poll_write_ready(cx)).await?;
-        match to.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+impl<'a> Pump<'a> {
+    fn splice(from: &'a TcpStream, to: &'a TcpStream) -> Pump<'a> {
+        let moved = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&moved);
+        Pump::Splice {
+            pump: Box::pin(async move { splice_pump(from, to, &counter).await }),
+            moved,
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -218,25 +287,186 @@ mod tests {
     }
 
     /// An idle tunnel's task is mostly this state: each direction and the idle timer should
-    /// be in it once. (A future passed by value to an async fn is stored twice; a waiter node
-    /// per `readable()` adds ~150 bytes per direction.)
+    /// be in it once, with no room kept for a buffer, a splice or a readiness waiter node
+    /// (`readable()` would add ~150 bytes per direction).
     #[tokio::test]
     async fn an_idle_relay_holds_each_direction_and_its_timer_once() {
         let (a, b) = pair().await;
-        let activity = Activity::new();
-        let bytes = AtomicU64::new(0);
-        let direction = std::mem::size_of_val(&pump(&a, &b, &bytes, &activity));
-        let timer = std::mem::size_of_val(&activity.quiet_for(Duration::from_secs(1)));
         let relay = std::mem::size_of_val(&relay(&a, &b, Duration::from_secs(1)));
+        let direction = std::mem::size_of::<Direction<'_>>();
+        let timer = std::mem::size_of::<Sleep>();
         assert!(
-            relay <= 2 * direction + timer + 256,
+            relay <= timer + 256,
             "relay state {relay} bytes: directions {direction} each, timer {timer}"
         );
-        let waiting = std::mem::size_of_val(&write_all(&a, b"x"));
-        let readable = std::mem::size_of_val(&a.readable());
+    }
+
+    /// Whether a direction holds a read buffer (it should only while bytes are waiting).
+    fn holds_buffer(direction: &Direction<'_>) -> bool {
+        matches!(&direction.pump, Pump::Copy { buf, .. } if buf.capacity() > 0)
+    }
+
+    /// Sends `message` from `from`, and drives the relay until `to` has read it.
+    async fn carry(
+        mut relay: Pin<&mut Relay<'_>>,
+        from: &mut TcpStream,
+        to: &mut TcpStream,
+        message: &[u8],
+    ) {
+        from.write_all(message).await.expect("write");
+        let mut got = vec![0u8; message.len()];
+        tokio::select! {
+            outcome = relay.as_mut() => panic!("the relay ended: {outcome:?}"),
+            read = to.read_exact(&mut got) => read.expect("read"),
+        };
+        assert_eq!(got, message);
+    }
+
+    /// Drives the relay for `quiet`, in which it must not end.
+    async fn stay_quiet(mut relay: Pin<&mut Relay<'_>>, quiet: Duration) {
+        tokio::select! {
+            outcome = relay.as_mut() => panic!("the relay ended: {outcome:?}"),
+            () = tokio::time::sleep(quiet) => {}
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_idle_for_a_while_carries_bytes_again_and_holds_no_buffer_meanwhile() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let idle = Duration::from_millis(1000);
+        let gap = Duration::from_millis(600);
+        let mut relay = std::pin::pin!(Relay::new(&client_side, &upstream_side, idle));
+
+        carry(relay.as_mut(), &mut client, &mut origin, b"first").await;
+        assert!(!holds_buffer(&relay.up), "a dry direction keeps its buffer");
+        // The gaps add up to more than `idle`, but none is as long.
+        stay_quiet(relay.as_mut(), gap).await;
+        assert!(!holds_buffer(&relay.up) && !holds_buffer(&relay.down));
+        carry(relay.as_mut(), &mut origin, &mut client, b"answer").await;
+        stay_quiet(relay.as_mut(), gap).await;
+        carry(relay.as_mut(), &mut client, &mut origin, b"again").await;
+        assert!(!holds_buffer(&relay.up) && !holds_buffer(&relay.down));
+
+        let quiet_from = Instant::now();
+        let outcome = relay.await;
+        assert_eq!(outcome.close_reason, "idle_timeout");
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (10, 6));
+        let quiet = quiet_from.elapsed();
         assert!(
-            waiting < readable,
-            "waiting to write takes {waiting} bytes, more than a readiness waiter ({readable})"
+            quiet + Duration::from_millis(100) >= idle,
+            "closed after {quiet:?} without a byte, idle timeout {idle:?}"
         );
+    }
+
+    /// One side sends and half-closes; the other reads to the end, answers and closes.
+    async fn closes_in_order(client_first: bool) {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let relay = tokio::spawn(async move {
+            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+        });
+        let (first, second) = if client_first {
+            (&mut client, &mut origin)
+        } else {
+            (&mut origin, &mut client)
+        };
+        first.write_all(b"last words").await.expect("write");
+        first.shutdown().await.expect("shutdown");
+        let mut got = Vec::new();
+        second.read_to_end(&mut got).await.expect("read to the end");
+        assert_eq!(got, b"last words");
+        second
+            .write_all(b"an answer after eof")
+            .await
+            .expect("answer");
+        second.shutdown().await.expect("shutdown");
+        let mut answer = Vec::new();
+        first
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        assert_eq!(answer, b"an answer after eof");
+
+        let outcome = relay.await.expect("relay");
+        assert_eq!(outcome.close_reason, "closed");
+        let (up, down) = if client_first { (10, 19) } else { (19, 10) };
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (up, down));
+    }
+
+    #[tokio::test]
+    async fn the_client_closing_first_still_gets_its_answer_then_closed() {
+        closes_in_order(true).await;
+    }
+
+    #[tokio::test]
+    async fn the_origin_closing_first_still_gets_the_request_then_closed() {
+        closes_in_order(false).await;
+    }
+
+    #[tokio::test]
+    async fn a_client_reset_ends_the_relay_with_connection_reset() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let relay = tokio::spawn(async move {
+            relay(&client_side, &upstream_side, Duration::from_secs(30)).await
+        });
+        client.write_all(b"x").await.expect("write");
+        let mut got = [0u8; 1];
+        origin.read_exact(&mut got).await.expect("read");
+        // Closing with a zero linger sends a reset; the origin stays open and silent.
+        socket2::SockRef::from(&client)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        drop(client);
+        let outcome = tokio::time::timeout(Duration::from_secs(5), relay)
+            .await
+            .expect("the relay ends at the reset")
+            .expect("relay");
+        assert_eq!(outcome.close_reason, "connection_reset");
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_bulk_transfer_outlasting_the_idle_timeout_is_not_cut_while_bytes_move() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let idle = Duration::from_millis(300);
+        let mut relay = std::pin::pin!(Relay::new(&client_side, &upstream_side, idle));
+        // A first megabyte fills whole buffers (the splice path), then slices come slower
+        // than the whole transfer may take without a byte.
+        let writer = tokio::spawn(async move {
+            origin.write_all(&vec![1u8; 1 << 20]).await.expect("bulk");
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                origin
+                    .write_all(&vec![2u8; 64 * 1024])
+                    .await
+                    .expect("slice");
+            }
+            origin.shutdown().await.expect("shutdown");
+            origin
+        });
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.expect("read");
+            client.shutdown().await.expect("shutdown");
+            (client, got.len())
+        });
+        let mut spliced = false;
+        let outcome = std::future::poll_fn(|cx| {
+            let polled = relay.as_mut().poll(cx);
+            spliced |= matches!(relay.down.pump, Pump::Splice { .. });
+            polled
+        })
+        .await;
+        // Checked before joining the peers, which would wait forever on a relay cut short.
+        let sent = (1 << 20) + 5 * 64 * 1024;
+        assert_eq!(outcome.close_reason, "closed");
+        assert_eq!((outcome.bytes_up, outcome.bytes_down), (0, sent as u64));
+        assert!(spliced, "the bulk direction never switched to splice");
+        let (_client, received) = reader.await.expect("reader");
+        assert_eq!(received, sent as usize);
+        let _origin = writer.await.expect("writer");
     }
 }

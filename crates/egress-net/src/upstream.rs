@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use crate::relay::{outcome, relay, Activity, RelayOutcome};
+use crate::relay::{close_reason, relay, RelayOutcome};
 
 /// Read size of a forwarded stream's relay: 64 KiB moves bulk in few calls while every buffer
 /// below it (HTTP/2 frames, TLS records) stays under the allocator's mmap threshold.
@@ -156,6 +157,62 @@ where
         to.write_all(&buf[..n]).await?;
         bytes.fetch_add(n as u64, Ordering::Relaxed);
         activity.touch();
+    }
+}
+
+/// Milliseconds since the relay started at which a byte last moved, either way.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Returns once no byte has moved for `idle`.
+    async fn quiet_for(&self, idle: Duration) {
+        loop {
+            let quiet = self.idle_for();
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    }
+}
+
+/// Waits for both directions to end, or for `idle` without a byte either way; then reads the
+/// byte counts (up, down). `both` is pinned by the caller: an async fn keeps its arguments for
+/// its whole life, so a future passed by value would take room twice in every tunnel's task.
+async fn outcome<F: std::future::Future<Output = io::Result<()>>>(
+    both: std::pin::Pin<&mut F>,
+    activity: &Activity,
+    idle: Duration,
+    (up, down): (&AtomicU64, &AtomicU64),
+) -> RelayOutcome {
+    let close_reason = tokio::select! {
+        result = both => close_reason(result),
+        () = activity.quiet_for(idle) => "idle_timeout",
+    };
+    RelayOutcome {
+        bytes_up: up.load(Ordering::Relaxed),
+        bytes_down: down.load(Ordering::Relaxed),
+        close_reason,
     }
 }
 
