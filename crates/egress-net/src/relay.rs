@@ -6,7 +6,7 @@
 //! bytes never enter user space; short tunnels never pay for the pipe.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +15,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
@@ -22,6 +23,10 @@ use crate::splice::splice_pump;
 
 /// Size of the buffer a direction reads into while it has bytes to move.
 const CHUNK: usize = 64 * 1024;
+
+/// A burst is first read into this much of the poll's stack: a request or a reply usually
+/// fits, and is then written straight through, with no heap buffer and no second read.
+const STACK_READ: usize = 4 * 1024;
 
 /// Bytes moved and how the relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +145,10 @@ struct Direction<'a> {
 
 /// How a direction moves its bytes.
 enum Pump<'a> {
-    /// Reading into `buf`, then writing `buf[written..]` out. `buf` has no capacity while the
-    /// reader is dry: allocated (not zeroed) when bytes are waiting, dropped at `WouldBlock`.
+    /// Reading, then writing `buf[written..]` out. A burst is read on the stack first
+    /// ([`STACK_READ`]); `buf` holds what the writer did not take at once, or, once a stack
+    /// read came back full, is the 64 KiB (not zeroed) bulk buffer, dropped at `WouldBlock`.
+    /// An idle direction holds no buffer.
     Copy { buf: Vec<u8>, written: usize },
     /// A read filled the whole buffer: bulk goes through a pipe with `splice(2)`. Boxed, so
     /// only bulk directions pay for its state; it counts into `moved`, which the direction
@@ -186,24 +193,50 @@ impl<'a> Direction<'a> {
                     }
                 }
                 Pump::Copy { buf, .. } if buf.len() == CHUNK => self.pump = Pump::splice(from, to),
-                Pump::Copy { buf, written } => {
-                    if buf.capacity() == 0 {
-                        // `poll_read_ready` waits in the socket's own waker slot;
-                        // `readable()` would add a waiter node to every idle tunnel.
-                        ready!(from.poll_read_ready(cx))?;
-                        *buf = Vec::with_capacity(CHUNK);
-                    }
+                Pump::Copy { buf, written } if buf.capacity() >= CHUNK => {
                     buf.clear();
                     *written = 0;
                     match from.try_read_buf(buf) {
-                        Ok(0) => {
-                            let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
-                            self.pump = Pump::Done;
-                        }
+                        Ok(0) => self.pump = Pump::finish(to),
                         Ok(_) => {}
+                        // Dry: back to stack reads, and no buffer while idle.
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => *buf = Vec::new(),
                         Err(e) => return Poll::Ready(Err(e)),
                     }
+                }
+                Pump::Copy { buf, written } => {
+                    // A remainder that was written out: nothing is held while waiting.
+                    if buf.capacity() > 0 {
+                        *buf = Vec::new();
+                    }
+                    // `poll_read_ready` waits in the socket's own waker slot; `readable()`
+                    // would add a waiter node to every idle tunnel.
+                    ready!(from.poll_read_ready(cx))?;
+                    let mut stack = [0u8; STACK_READ];
+                    let n = match read_burst(from, &mut stack) {
+                        Ok(0) => {
+                            self.pump = Pump::finish(to);
+                            continue;
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    };
+                    let sent = match to.try_write(&stack[..n]) {
+                        Ok(sent) => sent,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    };
+                    self.bytes += sent as u64;
+                    *written = 0;
+                    *buf = if sent < n {
+                        stack[sent..n].to_vec()
+                    } else if n == STACK_READ {
+                        // Full: more is waiting, maybe bulk.
+                        Vec::with_capacity(CHUNK)
+                    } else {
+                        Vec::new()
+                    };
                 }
                 Pump::Splice { pump, moved } => {
                     let polled = pump.as_mut().poll(cx);
@@ -217,7 +250,33 @@ impl<'a> Direction<'a> {
     }
 }
 
+/// Reads what `from` has, up to `stack.len()`. A short read means the socket is drained
+/// (edge-triggered readiness), so it is reported to Tokio as `WouldBlock`, which clears the
+/// readiness from inside the same readiness check: the next wait needs no extra `recv` that
+/// only returns `EAGAIN`. Returns the bytes read (0: the peer closed).
+fn read_burst(from: &TcpStream, stack: &mut [u8]) -> io::Result<usize> {
+    let mut short = 0;
+    let read = from.try_io(Interest::READABLE, || {
+        let n = (&*socket2::SockRef::from(from)).read(stack)?;
+        if n > 0 && n < stack.len() {
+            short = n;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && short > 0 => Ok(short),
+        other => other,
+    }
+}
+
 impl<'a> Pump<'a> {
+    /// The reader closed: half-close the writer's side.
+    fn finish(to: &TcpStream) -> Pump<'a> {
+        let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
+        Pump::Done
+    }
+
     fn splice(from: &'a TcpStream, to: &'a TcpStream) -> Pump<'a> {
         let moved = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&moved);
@@ -468,5 +527,44 @@ mod tests {
         let (_client, received) = reader.await.expect("reader");
         assert_eq!(received, sent as usize);
         let _origin = writer.await.expect("writer");
+    }
+
+    /// Small messages into a destination that stops reading: the relay's writes come back
+    /// short, what they left is kept and written later, and every byte arrives in order.
+    #[tokio::test]
+    async fn small_messages_to_a_stalled_reader_arrive_whole_and_in_order() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut origin) = pair().await;
+        let _ = socket2::SockRef::from(&upstream_side).set_send_buffer_size(4096);
+        let _ = socket2::SockRef::from(&origin).set_recv_buffer_size(4096);
+        let relay = tokio::spawn(async move {
+            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+        });
+        let messages: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| format!("message {i:05} {}\n", "x".repeat((i % 97) as usize)).into_bytes())
+            .collect();
+        let expected: Vec<u8> = messages.concat();
+        let sender = tokio::spawn(async move {
+            for m in &messages {
+                client.write_all(m).await.expect("send");
+                tokio::task::yield_now().await;
+            }
+            client.shutdown().await.expect("shutdown");
+            client
+        });
+        // Start reading only once the relay must have met a full send buffer.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut received = Vec::new();
+        origin.read_to_end(&mut received).await.expect("read");
+        assert!(
+            received == expected,
+            "{} of {} bytes, or out of order",
+            received.len(),
+            expected.len()
+        );
+        let _client = sender.await.expect("sender");
+        drop(origin);
+        let outcome = relay.await.expect("relay");
+        assert_eq!(outcome.bytes_up, expected.len() as u64);
     }
 }
