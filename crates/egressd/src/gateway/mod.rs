@@ -204,6 +204,26 @@ fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
     });
 }
 
+/// Takes the port-ledger slot for (the route's source, destination) within the plan's budget.
+fn take_port_slot(
+    ledger: &egress_net::PortLedger,
+    plan: &Plan,
+    route: &Route,
+    destination: SocketAddr,
+) -> Result<PortSlot, OpenError> {
+    ledger
+        .acquire(
+            route.source,
+            destination,
+            plan.max_connections_per_destination,
+        )
+        .map_err(|e| OpenError {
+            failure: OpenFailure::PortsExhausted,
+            close_reason: "egress_port_allocation_error",
+            message: e.to_string(),
+        })
+}
+
 fn dial_error(e: &DialError) -> OpenError {
     let failure = match e {
         DialError::PortsExhausted { .. } => OpenFailure::PortsExhausted,

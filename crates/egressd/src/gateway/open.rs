@@ -14,7 +14,7 @@ use egress_policy::{decide, Geo, Intent, Plan, Route, Snapshot, Transport};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::{dial_error, fill_plan, ConnectionRecord, EgressGateway, LiveSession};
+use super::{dial_error, fill_plan, take_port_slot, ConnectionRecord, EgressGateway, LiveSession};
 
 /// Delay before the next address is tried while an earlier attempt is still pending.
 const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
@@ -210,18 +210,9 @@ impl EgressGateway {
                 })
                 .map_err(|error| fail(error, Some((plan, route))));
         }
-        let slot = match self.ledger.acquire(
-            route.source,
-            destination,
-            plan.max_connections_per_destination,
-        ) {
+        let slot = match take_port_slot(&self.ledger, &plan, &route, destination) {
             Ok(slot) => slot,
-            Err(e) => {
-                let error = OpenError {
-                    failure: OpenFailure::PortsExhausted,
-                    close_reason: "egress_port_allocation_error",
-                    message: e.to_string(),
-                };
+            Err(error) => {
                 return Err(fail(error, Some((plan, route))));
             }
         };

@@ -9,6 +9,8 @@ use egress_model::{EgressAddr, TargetAddr};
 use egress_net::bind_udp;
 use egress_onramp::server::{OpenError, OpenFailure, UdpReply};
 use egress_policy::{Plan, Route};
+
+use super::super::super::take_port_slot;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -26,20 +28,7 @@ impl State {
         route: &Route,
         payload: Option<&[u8]>,
     ) -> Result<Arc<UdpSocket>, OpenError> {
-        let slot = match self.ledger.acquire(
-            route.source,
-            destination,
-            plan.max_connections_per_destination,
-        ) {
-            Ok(slot) => slot,
-            Err(e) => {
-                return Err(OpenError {
-                    failure: OpenFailure::PortsExhausted,
-                    close_reason: "egress_port_allocation_error",
-                    message: e.to_string(),
-                })
-            }
-        };
+        let slot = take_port_slot(&self.ledger, plan, route, destination)?;
         let mut flows = self.inner.lock().expect("never poisoned");
         let socket = match flows.sockets.get(&route.source) {
             Some((socket, _)) => Arc::clone(socket),
