@@ -119,6 +119,16 @@ impl State {
 
     /// Sends one datagram: to the destination's flow, opening it first if needed.
     pub(super) async fn send(self: &Arc<Self>, target: TargetAddr, payload: &[u8]) {
+        // Most datagrams go to an IP with a live flow: one lock, nothing formatted or
+        // allocated. A live destination is never a recent refusal (refusals keep it closed).
+        if let TargetHost::Ip(ip) = &target.host {
+            let destination = SocketAddr::new(ip.to_canonical(), target.port);
+            if let Some(socket) = self.live_socket(destination, payload.len()) {
+                // A datagram the kernel cannot send now is lost, as UDP may lose it.
+                let _ = socket.send_to(payload, destination).await;
+                return;
+            }
+        }
         let target_key = format!("{}:{}", target.host, target.port);
         if self.recently_refused(&target_key) {
             return;
@@ -142,17 +152,7 @@ impl State {
             },
         };
         let destination = SocketAddr::new(addr, target.port);
-        let socket = {
-            let mut flows = self.inner.lock().expect("never poisoned");
-            let Flows { live, sockets, .. } = &mut *flows;
-            live.get_mut(&destination).map(|flow| {
-                flow.datagrams_up += 1;
-                flow.bytes_up += payload.len() as u64;
-                flow.last = Instant::now();
-                flows_socket(sockets, flow.source)
-            })
-        };
-        let socket = match socket {
+        let socket = match self.live_socket(destination, payload.len()) {
             Some(socket) => socket,
             None => match self.open_flow(&target, destination, payload.len() as u64) {
                 Ok(socket) => socket,
@@ -167,6 +167,17 @@ impl State {
         };
         // A datagram the kernel cannot send now is lost, as UDP may lose it.
         let _ = socket.send_to(payload, destination).await;
+    }
+
+    /// The source socket of `destination`'s live flow, counting a datagram of `len` bytes up.
+    fn live_socket(&self, destination: SocketAddr, len: usize) -> Option<Arc<UdpSocket>> {
+        let mut flows = self.inner.lock().expect("never poisoned");
+        let Flows { live, sockets, .. } = &mut *flows;
+        let flow = live.get_mut(&destination)?;
+        flow.datagrams_up += 1;
+        flow.bytes_up += len as u64;
+        flow.last = Instant::now();
+        Some(flows_socket(sockets, flow.source))
     }
 
     /// Decides a new destination, takes its port slot and records the flow as live.
