@@ -49,17 +49,26 @@ pub async fn udp_echo(ctx: Ctx, options: UdpEchoOptions) -> Result<Record, LoadE
                     return Err(LoadError::WrongSource { expected, seen });
                 }
             }
+            // A datagram lost while warming up is not yet measured: count it, go on.
+            let mut lost = 0u64;
             for _ in 0..WARMUP {
-                flow.exchange().await?;
+                match flow.exchange().await {
+                    Ok(()) => {}
+                    Err(LoadError::Timeout { .. }) => lost += 1,
+                    Err(e) => return Err(e),
+                }
             }
-            Ok::<_, LoadError>((flow, seen))
+            Ok::<_, LoadError>((flow, seen, lost))
         });
     }
     let mut flows = Vec::with_capacity(options.flows);
     let mut sources = std::collections::BTreeSet::new();
+    let mut warmup_lost = 0;
     while let Some(done) = opening.join_next().await {
-        let (flow, seen) = done.map_err(|e| LoadError::Setup(format!("opener failed: {e}")))??;
+        let (flow, seen, lost) =
+            done.map_err(|e| LoadError::Setup(format!("opener failed: {e}")))??;
         sources.insert(seen.ip().to_canonical());
+        warmup_lost += lost;
         flows.push(flow);
     }
     let window = Window::open(&ctx.probe, options.length);
@@ -101,5 +110,8 @@ pub async fn udp_echo(ctx: Ctx, options: UdpEchoOptions) -> Result<Record, LoadE
         .extra
         .insert("datagram_bytes".into(), options.size.into());
     record.extra.insert("late_replies".into(), late.into());
+    record
+        .extra
+        .insert("warmup_lost".into(), warmup_lost.into());
     Ok(record)
 }
