@@ -1,6 +1,6 @@
 //! Command line of the load generator.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -18,7 +18,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// HTTP/1.1 origin: `/small` (5 bytes) and `/bulk?bytes=N`, keep-alive.
+    /// HTTP/1.1 origin: `/small` (5 bytes) and `/bulk?bytes=N`, keep-alive; and a UDP echo.
     Origin(OriginArgs),
     /// New connection + handshake + one small GET, N concurrent, for D seconds.
     ConnectRate(ConnectRateArgs),
@@ -34,15 +34,20 @@ pub enum Command {
     Churn(ChurnArgs),
     /// p50/p99 of a small GET inside a tunnel and of a new tunnel, one client.
     Latency(LatencyArgs),
+    /// Datagram ping-pong with the UDP echo origin from N clients (direct or SOCKS5 UDP).
+    UdpEcho(UdpEchoArgs),
     /// Merges JSON lines of many runs into medians, a Markdown table and a JSON file.
     Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct OriginArgs {
-    /// Address to listen on (repeatable).
-    #[arg(long, required = true)]
+    /// Address to listen on for HTTP (repeatable).
+    #[arg(long, required_unless_present = "udp_listen")]
     pub listen: Vec<SocketAddr>,
+    /// Address to echo UDP datagrams on (repeatable).
+    #[arg(long)]
+    pub udp_listen: Vec<SocketAddr>,
     /// Size of the buffer bulk bodies are written from, MiB.
     #[arg(long, default_value_t = 4)]
     pub bulk_buffer_mib: usize,
@@ -165,6 +170,30 @@ pub struct LatencyArgs {
     /// Longest time for each sample set, s.
     #[arg(long, default_value_t = 20)]
     pub max_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpEchoArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Concurrent clients, each with its own socket (and SOCKS5 association).
+    #[arg(long, default_value_t = 32)]
+    pub flows: usize,
+    /// Payload bytes of each datagram (8 to 65,000).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Length of the run, s.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// A datagram not echoed within this is counted lost and the next one sent, ms.
+    #[arg(long, default_value_t = 500)]
+    pub loss_ms: u64,
+    /// Fail before measuring unless the origin sees the datagrams come from this address.
+    #[arg(long)]
+    pub expect_source: Option<IpAddr>,
+    /// Scenario name in the output (e.g. `udp-echo-1200` for QUIC-sized datagrams).
+    #[arg(long, default_value = "udp-echo")]
+    pub scenario: String,
 }
 
 #[derive(Debug, Args)]

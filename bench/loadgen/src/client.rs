@@ -171,18 +171,35 @@ async fn http_connect(
 }
 
 async fn socks5_connect(stream: &mut TcpStream, origin: SocketAddr) -> Result<(), LoadError> {
+    socks5_request(stream, SOCKS5_CONNECT, origin)
+        .await
+        .map(drop)
+}
+
+/// RFC 1928 command CONNECT.
+pub const SOCKS5_CONNECT: u8 = 1;
+/// RFC 1928 command UDP ASSOCIATE.
+pub const SOCKS5_UDP_ASSOCIATE: u8 = 3;
+
+/// Greets without authentication, sends `command` for `addr` and reads the reply: the bound
+/// address (`None` when the proxy named it by domain).
+pub async fn socks5_request(
+    stream: &mut TcpStream,
+    command: u8,
+    addr: SocketAddr,
+) -> Result<Option<SocketAddr>, LoadError> {
     let io = LoadError::io("handshake");
     stream.write_all(&[5, 1, 0]).await.map_err(io)?;
     let mut choice = [0u8; 2];
     read_exact(stream, &mut choice).await?;
     if choice != [5, 0] {
         return Err(LoadError::SocksReply {
-            target: origin,
+            target: addr,
             reply: choice[1],
         });
     }
-    let mut request = vec![5, 1, 0];
-    match origin {
+    let mut request = vec![5, command, 0];
+    match addr {
         SocketAddr::V4(a) => {
             request.push(1);
             request.extend_from_slice(&a.ip().octets());
@@ -192,7 +209,7 @@ async fn socks5_connect(stream: &mut TcpStream, origin: SocketAddr) -> Result<()
             request.extend_from_slice(&a.ip().octets());
         }
     }
-    request.extend_from_slice(&origin.port().to_be_bytes());
+    request.extend_from_slice(&addr.port().to_be_bytes());
     stream
         .write_all(&request)
         .await
@@ -201,7 +218,7 @@ async fn socks5_connect(stream: &mut TcpStream, origin: SocketAddr) -> Result<()
     read_exact(stream, &mut head).await?;
     if head[0] != 5 || head[1] != 0 {
         return Err(LoadError::SocksReply {
-            target: origin,
+            target: addr,
             reply: head[1],
         });
     }
@@ -221,7 +238,19 @@ async fn socks5_connect(stream: &mut TcpStream, origin: SocketAddr) -> Result<()
         }
     };
     let mut bound = [0u8; 18 + 255];
-    read_exact(stream, &mut bound[..rest]).await
+    read_exact(stream, &mut bound[..rest]).await?;
+    let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    Ok(match head[3] {
+        1 => {
+            let ip: [u8; 4] = bound[..4].try_into().expect("four bytes read");
+            Some(SocketAddr::new(ip.into(), port(&bound[4..6])))
+        }
+        4 => {
+            let ip: [u8; 16] = bound[..16].try_into().expect("sixteen bytes read");
+            Some(SocketAddr::new(ip.into(), port(&bound[16..18])))
+        }
+        _ => None,
+    })
 }
 
 async fn read_exact(stream: &mut TcpStream, into: &mut [u8]) -> Result<(), LoadError> {

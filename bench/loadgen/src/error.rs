@@ -1,7 +1,7 @@
 //! Why one operation of the load generator failed, and the short kind it is counted under.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// A failed connection, handshake or exchange. Each variant names the stage and the input.
@@ -69,6 +69,14 @@ pub enum LoadError {
         /// The OS error.
         source: io::Error,
     },
+    /// The origin saw datagrams from another source than the one expected of the route.
+    #[error("the origin saw the datagrams come from {seen}, expected the source {expected}")]
+    WrongSource {
+        /// The source the route should use (the proxy's egress address, or the client's).
+        expected: IpAddr,
+        /// The address and port the origin saw.
+        seen: SocketAddr,
+    },
     /// Anything about the run itself (arguments, files, no connection at all).
     #[error("{0}")]
     Setup(String),
@@ -94,6 +102,7 @@ impl LoadError {
                 io::ErrorKind::ConnectionReset => format!("reset_{stage}"),
                 _ => format!("io_{stage}"),
             },
+            LoadError::WrongSource { .. } => "wrong_egress_source".into(),
             LoadError::Setup(_) => "setup".into(),
         }
     }

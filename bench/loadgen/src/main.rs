@@ -1,9 +1,12 @@
 //! egress-loadgen: the load generator and origin of egressd's peer benchmark (`bench/run`).
 //! It speaks HTTP CONNECT, HTTP absolute-form with keep-alive, SOCKS5 (no authentication)
-//! and direct HTTP/1.1; each scenario prints one JSON line.
+//! and direct HTTP/1.1, and datagrams direct or through SOCKS5 UDP ASSOCIATE; each scenario
+//! prints one JSON line.
 
 mod cli;
 mod client;
+mod datagram;
+mod echo;
 mod error;
 mod http;
 mod origin;
@@ -31,8 +34,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Report(args) => report::run(&args).map(|()| None),
         Command::Origin(args) => runtime(args.threads).and_then(|rt| {
-            rt.block_on(origin::serve(&args.listen, args.bulk_buffer_mib << 20))
-                .map(|()| None)
+            rt.block_on(async {
+                let http = origin::serve(&args.listen, args.bulk_buffer_mib << 20);
+                tokio::try_join!(http, echo::serve(&args.udp_listen)).map(|_| None)
+            })
         }),
         scenario => run_scenario(scenario).map(Some),
     };
@@ -92,6 +97,24 @@ fn run_scenario(command: Command) -> Result<Record, LoadError> {
             )
             .await
         }),
+        Command::UdpEcho(a) => {
+            if !(8..=65_000).contains(&a.size) {
+                return Err(LoadError::Setup(format!(
+                    "--size {} is outside 8 to 65,000 bytes",
+                    a.size
+                )));
+            }
+            let options = scenario::UdpEchoOptions {
+                flows: a.flows.max(1),
+                size: a.size,
+                length: secs(a.duration),
+                loss_timeout: Duration::from_millis(a.loss_ms.max(1)),
+                expect_source: a.expect_source,
+            };
+            with_ctx(&a.common, &a.scenario, |ctx| async move {
+                scenario::udp_echo(ctx, options).await
+            })
+        }
         Command::Origin(_) | Command::Report(_) => Err(LoadError::Setup("not a scenario".into())),
     }
 }

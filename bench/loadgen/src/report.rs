@@ -11,7 +11,7 @@ use crate::cli::ReportArgs;
 use crate::error::LoadError;
 use crate::record::Record;
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 9] = [
     "connect-rate",
     "tunnel-rps",
     "forward-rps",
@@ -19,6 +19,8 @@ const SCENARIOS: [&str; 7] = [
     "latency",
     "idle",
     "churn",
+    "udp-echo",
+    "udp-echo-1200",
 ];
 
 const LABELS: [&str; 10] = [
@@ -253,6 +255,7 @@ fn result_cell(s: &Summary) -> String {
     match s.scenario.as_str() {
         "connect-rate" => opt(s.rate, |v| format!("{} tunnels/s", thousands(v))),
         "tunnel-rps" | "forward-rps" => opt(s.rate, |v| format!("{} req/s", thousands(v))),
+        "udp-echo" | "udp-echo-1200" => opt(s.rate, |v| format!("{} round trips/s", thousands(v))),
         "churn" => {
             let target = s.extra.get("target_rate").copied();
             format!(
@@ -284,6 +287,9 @@ fn cpu_cell(s: &Summary) -> String {
         "bulk" => opt(s.proxy_cpu_s_per_gib, |v| format!("{v:.2} s/GiB")),
         "latency" | "idle" => "—".into(),
         "connect-rate" | "churn" => opt(s.proxy_cpu_us_per_op, |v| format!("{v:.0} µs/tunnel")),
+        "udp-echo" | "udp-echo-1200" => {
+            opt(s.proxy_cpu_us_per_op, |v| format!("{v:.1} µs/round trip"))
+        }
         _ => opt(s.proxy_cpu_us_per_op, |v| format!("{v:.1} µs/req")),
     }
 }

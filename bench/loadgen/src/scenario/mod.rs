@@ -6,6 +6,7 @@ mod connect_rate;
 mod idle;
 mod keepalive;
 mod latency;
+mod udp_echo;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub use connect_rate::connect_rate;
 pub use idle::{idle, IdleOptions};
 pub use keepalive::keepalive_rps;
 pub use latency::latency;
+pub use udp_echo::{udp_echo, UdpEchoOptions};
 
 use crate::client::{OriginAddr, Route};
 use crate::probe::Probe;

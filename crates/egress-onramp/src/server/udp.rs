@@ -11,7 +11,8 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
 use super::gateway::{Associated, UdpReply};
-use crate::socks5::{encode_udp_header, parse_udp_header, TargetAddr, UdpHeader};
+use crate::socks5::udp::write_udp_header;
+use crate::socks5::{parse_udp_header, TargetAddr, UdpHeader};
 
 /// The largest UDP payload over IPv4 or IPv6 (without jumbograms).
 const MAX_DATAGRAM: usize = 65_535;
@@ -66,7 +67,13 @@ pub(crate) async fn relay_association(
     } = associated;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut control_buf = [0u8; 64];
+    // Replies are wrapped here, one buffer for the association's life.
+    let mut out = Vec::new();
     let mut quiet_since = Instant::now();
+    // One timer for the association, moved only when it fires: re-arming it for every
+    // datagram would cost a timer-wheel update each time.
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     let close_reason = loop {
         tokio::select! {
             received = relay.recv_from(&mut buf) => {
@@ -87,9 +94,11 @@ pub(crate) async fn relay_association(
             reply = replies.recv() => {
                 let Some(reply) = reply else { break "closed" };
                 quiet_since = Instant::now();
-                if let (Some(client), Some(datagram)) = (filter.client(), wrap(reply)) {
-                    // A full client socket buffer loses the datagram, as UDP may.
-                    let _ = relay.send_to(&datagram, client).await;
+                if let Some(client) = filter.client() {
+                    if wrap(&mut out, &reply) {
+                        // A full client socket buffer loses the datagram, as UDP may.
+                        let _ = relay.send_to(&out, client).await;
+                    }
                 }
             }
             read = control.read(&mut control_buf) => match read {
@@ -98,21 +107,31 @@ pub(crate) async fn relay_association(
                 // The control connection carries nothing after the reply (RFC 1928 §7).
                 Ok(_) => {}
             },
-            () = tokio::time::sleep_until(quiet_since + idle) => break "idle_timeout",
+            () = &mut idle_timer => {
+                let deadline = quiet_since + idle;
+                if Instant::now() >= deadline {
+                    break "idle_timeout";
+                }
+                idle_timer.as_mut().reset(deadline);
+            }
         }
     };
     association.finish(close_reason);
 }
 
-/// The reply datagram: the header naming the destination that sent it, then the payload.
-fn wrap(reply: UdpReply) -> Option<Vec<u8>> {
+/// Writes the reply datagram into `out`: the header naming the destination that sent it, then
+/// the payload. False if the header cannot be written.
+fn wrap(out: &mut Vec<u8>, reply: &UdpReply) -> bool {
     let header = UdpHeader {
         frag: 0,
         target: TargetAddr::Ip(reply.from),
     };
-    let mut datagram = encode_udp_header(&header).ok()?;
-    datagram.extend_from_slice(&reply.payload);
-    Some(datagram)
+    out.clear();
+    if write_udp_header(out, &header).is_err() {
+        return false;
+    }
+    out.extend_from_slice(&reply.payload);
+    true
 }
 
 /// The codec's target as the gateway's.

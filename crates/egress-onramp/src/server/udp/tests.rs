@@ -5,6 +5,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::server::gateway::{BoxFuture, UdpAssociation};
+use crate::socks5::encode_udp_header;
 
 #[test]
 fn a_declared_port_admits_only_that_port_of_the_client() {

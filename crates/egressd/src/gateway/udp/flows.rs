@@ -243,12 +243,12 @@ impl State {
                 self.count_drop("foreign_target");
                 return;
             }
-            if self.recently_refused(&target) {
-                return;
-            }
             return self.send_to(&target, pinned.destination, payload).await;
         }
-        if self.recently_refused(&target) {
+        // An address goes straight to its flow: one lock, nothing formatted or allocated (a
+        // live destination is never a recent refusal). A name refused recently is not
+        // resolved again.
+        if matches!(target.host, TargetHost::Name(_)) && self.recently_refused(&target) {
             return;
         }
         let addr = match self.resolve(&target).await {
@@ -272,6 +272,7 @@ impl State {
         let socket = match self.next_for(destination, payload) {
             Next::Send(socket) => socket,
             Next::Done => return,
+            Next::Open if self.recently_refused(target) => return,
             Next::Open => match self.open_flow(target, destination, Some(payload)) {
                 Ok(Some(socket)) => socket,
                 Ok(None) => return,
