@@ -101,8 +101,8 @@ pub fn explain(intent: &Intent<'_>, snapshot: &Snapshot) -> Explanation {
             };
             PolicyStep {
                 precedence: p.precedence,
-                id: p.id.clone(),
-                name: p.name.clone(),
+                id: p.id.to_string(),
+                name: p.name.to_string(),
                 traffic: p.traffic_text.clone(),
                 identity: p.identity_text.clone(),
                 outcome,

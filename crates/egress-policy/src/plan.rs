@@ -70,9 +70,9 @@ pub struct Intent<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatchedPolicy {
     /// Stable id.
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     /// Name.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// Precedence.
     pub precedence: u32,
 }

@@ -58,8 +58,9 @@ pub(crate) enum MethodPlan {
 
 #[derive(Debug)]
 pub(crate) struct PolicyInfo {
-    pub id: String,
-    pub name: String,
+    /// Shared with every plan this policy decides (no copy per connection).
+    pub id: std::sync::Arc<str>,
+    pub name: std::sync::Arc<str>,
     pub precedence: u32,
     pub enabled: bool,
     pub traffic_text: String,
@@ -288,8 +289,8 @@ fn compile_valid(config: &Config, revision: u64) -> Compiled {
                     }
                 };
                 PolicyInfo {
-                    id: p.policy_id().to_string(),
-                    name: p.name.clone(),
+                    id: p.policy_id().into(),
+                    name: p.name.as_str().into(),
                     precedence: p.precedence,
                     enabled: p.enabled,
                     traffic_text: p.traffic.clone(),

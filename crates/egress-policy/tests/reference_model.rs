@@ -1152,7 +1152,7 @@ impl<'c> Reference<'c> {
     }
 
     fn fits(&self, plan: &Plan, expect: &Expect) -> Result<(), String> {
-        let policy = plan.policy.as_ref().map(|p| p.name.clone());
+        let policy = plan.policy.as_ref().map(|p| p.name.to_string());
         if policy != expect.policy {
             return Err(format!("policy {policy:?}, expected {:?}", expect.policy));
         }

@@ -138,7 +138,7 @@ pub fn down(snapshot: &Snapshot, codes: &[&str]) -> Snapshot {
 }
 
 pub fn policy_name(plan: &Plan) -> Option<&str> {
-    plan.policy.as_ref().map(|p| p.name.as_str())
+    plan.policy.as_ref().map(|p| &*p.name)
 }
 
 pub fn v4_source(plan: &Plan) -> String {

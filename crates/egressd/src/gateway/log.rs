@@ -28,8 +28,9 @@ pub struct ConnectionRecord {
     pub dst_ip: Option<IpAddr>,
     pub dst_port: Option<u16>,
     pub transport: &'static str,
-    pub policy_id: Option<String>,
-    pub policy_name: Option<String>,
+    /// Shared with the snapshot's policy.
+    pub policy_id: Option<Arc<str>>,
+    pub policy_name: Option<Arc<str>>,
     pub egress_method: Option<&'static str>,
     pub egress_ip: Option<IpAddr>,
     pub egress_port: Option<u16>,
