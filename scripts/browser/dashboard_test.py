@@ -278,6 +278,8 @@ def traffic_settings(page, run, label):
     assert run.api("GET", "/v1/accounts/globex/traffic-settings")["udp"] is True
     shot(page, run.args, f"{label}-traffic-settings")
     udp.uncheck()
+    # A change clears the earlier "Saved.", so the next one speaks for this save alone.
+    expect(page.locator(".settings .status")).to_have_text("")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".settings .status")).to_have_text("Saved.", timeout=TIMEOUT_MS)
     assert run.api("GET", "/v1/accounts/globex/traffic-settings")["udp"] is False

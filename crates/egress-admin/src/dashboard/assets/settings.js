@@ -34,8 +34,11 @@ export async function settingsPage(body, session) {
       h('p', { class: 'field-error', 'data-error-for': 'form', role: 'alert' }),
       status,
       h('button', { type: 'submit', class: 'primary' }, 'Save'));
+    // A "Saved." left from an earlier save would speak for choices not yet saved.
+    form.addEventListener('change', () => fill(status));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
+      fill(status, 'Saving…');
       const wanted = Object.fromEntries(SWITCHES.map(([name]) => [name, form.elements[name].checked]));
       try {
         const saved = await call('PUT', path, wanted, revision);
