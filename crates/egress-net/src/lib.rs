@@ -11,6 +11,6 @@ mod upstream;
 
 pub use dial::{dial, DialError};
 pub use ledger::{LedgerError, PortLedger, PortSlot, PortUsage};
-pub use relay::{relay, RelayOutcome};
+pub use relay::{relay, Relay, RelayOutcome};
 pub use udp::bind_udp;
-pub use upstream::{relay_streams, relay_upstream, ByteStream, Upstream};
+pub use upstream::{relay_streams, relay_upstream, ByteStream, Upstream, UpstreamRelay};

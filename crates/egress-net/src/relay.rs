@@ -9,8 +9,6 @@ use std::future::Future;
 use std::io::{self, Read};
 use std::net::Shutdown;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -19,7 +17,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use crate::splice::splice_pump;
+use crate::splice::SplicePipe;
 
 /// Size of the buffer a direction reads into while it has bytes to move.
 const CHUNK: usize = 64 * 1024;
@@ -49,13 +47,10 @@ pub(crate) fn close_reason(result: io::Result<()>) -> &'static str {
     }
 }
 
-/// Relays until both directions close, an error, or `idle` passes with no byte either way.
-/// Called within a Tokio runtime (the idle timer is created with the future).
-pub fn relay<'a>(
-    client: &'a TcpStream,
-    upstream: &'a TcpStream,
-    idle: Duration,
-) -> impl Future<Output = RelayOutcome> + Send + 'a {
+/// Relays until both directions close, an error, or `idle` passes with no byte either way;
+/// the sockets close when the relay is dropped. Called within a Tokio runtime (the idle timer
+/// is created with the future).
+pub fn relay(client: TcpStream, upstream: TcpStream, idle: Duration) -> Relay {
     Relay::new(client, upstream, idle)
 }
 
@@ -65,17 +60,18 @@ const LONGEST_IDLE: Duration = Duration::from_secs(1 << 32);
 
 pin_project! {
     /// The local relay, written out by hand: an idle tunnel's task is mostly this state, so it
-    /// holds each direction, its count and one timer, and nothing twice (an async fn keeps
-    /// its arguments, and `join!`/`select!` their futures, beside its own locals).
-    struct Relay<'a> {
+    /// holds both sockets, each direction, its count and one timer, and nothing twice (an
+    /// async fn keeps its arguments, and `join!`/`select!` their futures, beside its own
+    /// locals).
+    pub struct Relay {
         // Each direction reads one socket and writes the other: one reader per socket and
         // direction, so each readiness waker slot has a single user.
-        client: &'a TcpStream,
-        upstream: &'a TcpStream,
+        client: TcpStream,
+        upstream: TcpStream,
         // Client → destination.
-        up: Direction<'a>,
+        up: Direction,
         // Destination → client.
-        down: Direction<'a>,
+        down: Direction,
         // Armed for `last_move + idle` as last known; when it fires after bytes have moved
         // since, it is reset rather than re-created. Inline (hence the pin): boxed it would
         // take its own size again on the heap, plus a pointer, in every tunnel.
@@ -89,8 +85,8 @@ pin_project! {
     }
 }
 
-impl<'a> Relay<'a> {
-    fn new(client: &'a TcpStream, upstream: &'a TcpStream, idle: Duration) -> Relay<'a> {
+impl Relay {
+    fn new(client: TcpStream, upstream: TcpStream, idle: Duration) -> Relay {
         let idle = idle.min(LONGEST_IDLE);
         Relay {
             client,
@@ -104,14 +100,14 @@ impl<'a> Relay<'a> {
     }
 }
 
-impl Future for Relay<'_> {
+impl Future for Relay {
     type Output = RelayOutcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RelayOutcome> {
         let mut this = self.project();
         let before = this.up.bytes + this.down.bytes;
-        let up = this.up.poll_move(cx, this.client, this.upstream);
-        let down = this.down.poll_move(cx, this.upstream, this.client);
+        let up = this.up.poll_move(cx, &*this.client, &*this.upstream);
+        let down = this.down.poll_move(cx, &*this.upstream, &*this.client);
         if this.up.bytes + this.down.bytes != before {
             *this.last_move = Instant::now();
         }
@@ -138,30 +134,25 @@ impl Future for Relay<'_> {
 
 /// One direction of the local relay: what it is doing and the bytes it has written.
 #[derive(Default)]
-struct Direction<'a> {
+struct Direction {
     bytes: u64,
-    pump: Pump<'a>,
+    pump: Pump,
 }
 
 /// How a direction moves its bytes.
-enum Pump<'a> {
+enum Pump {
     /// Reading, then writing `buf[written..]` out. A burst is read on the stack first
     /// ([`STACK_READ`]); `buf` holds what the writer did not take at once, or, once a stack
     /// read came back full, is the 64 KiB (not zeroed) bulk buffer, dropped at `WouldBlock`.
     /// An idle direction holds no buffer.
     Copy { buf: Vec<u8>, written: usize },
-    /// A read filled the whole buffer: bulk goes through a pipe with `splice(2)`. Boxed, so
-    /// only bulk directions pay for its state; it counts into `moved`, which the direction
-    /// takes after each poll (the count must survive the relay ending mid-transfer).
-    Splice {
-        pump: Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>,
-        moved: Arc<AtomicU64>,
-    },
+    /// A read filled the whole buffer: bulk goes through a pipe with `splice(2)`.
+    Splice(SplicePipe),
     /// The reader closed and the writer's side was half-closed.
     Done,
 }
 
-impl Default for Pump<'_> {
+impl Default for Pump {
     fn default() -> Self {
         Pump::Copy {
             buf: Vec::new(),
@@ -170,14 +161,14 @@ impl Default for Pump<'_> {
     }
 }
 
-impl<'a> Direction<'a> {
+impl Direction {
     /// Moves bytes `from` → `to` until both would block (pending), the reader closes (ready)
     /// or an error.
     fn poll_move(
         &mut self,
         cx: &mut Context<'_>,
-        from: &'a TcpStream,
-        to: &'a TcpStream,
+        from: &TcpStream,
+        to: &TcpStream,
     ) -> Poll<io::Result<()>> {
         loop {
             match &mut self.pump {
@@ -192,7 +183,14 @@ impl<'a> Direction<'a> {
                         Err(e) => return Poll::Ready(Err(e)),
                     }
                 }
-                Pump::Copy { buf, .. } if buf.len() == CHUNK => self.pump = Pump::splice(from, to),
+                Pump::Copy { buf, written } if buf.len() == CHUNK => match SplicePipe::new() {
+                    Ok(pipe) => self.pump = Pump::Splice(pipe),
+                    // No pipe (out of file descriptors): keep copying through the buffer.
+                    Err(_) => {
+                        buf.clear();
+                        *written = 0;
+                    }
+                },
                 Pump::Copy { buf, written } if buf.capacity() >= CHUNK => {
                     buf.clear();
                     *written = 0;
@@ -238,10 +236,8 @@ impl<'a> Direction<'a> {
                         Vec::new()
                     };
                 }
-                Pump::Splice { pump, moved } => {
-                    let polled = pump.as_mut().poll(cx);
-                    self.bytes += moved.swap(0, Ordering::Relaxed);
-                    ready!(polled)?;
+                Pump::Splice(pipe) => {
+                    ready!(pipe.poll_move(cx, from, to, &mut self.bytes))?;
                     self.pump = Pump::Done;
                 }
                 Pump::Done => return Poll::Ready(Ok(())),
@@ -270,20 +266,11 @@ fn read_burst(from: &TcpStream, stack: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-impl<'a> Pump<'a> {
+impl Pump {
     /// The reader closed: half-close the writer's side.
-    fn finish(to: &TcpStream) -> Pump<'a> {
+    fn finish(to: &TcpStream) -> Pump {
         let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
         Pump::Done
-    }
-
-    fn splice(from: &'a TcpStream, to: &'a TcpStream) -> Pump<'a> {
-        let moved = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&moved);
-        Pump::Splice {
-            pump: Box::pin(async move { splice_pump(from, to, &counter).await }),
-            moved,
-        }
     }
 }
 
@@ -307,7 +294,7 @@ mod tests {
         let (mut client, client_side) = pair().await;
         let (upstream_side, mut origin) = pair().await;
         let relay = tokio::spawn(async move {
-            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+            relay(client_side, upstream_side, Duration::from_secs(10)).await
         });
         // Small request, bulk answer (forces the splice path), then both sides close.
         client.write_all(b"hello").await.expect("write");
@@ -340,7 +327,7 @@ mod tests {
     async fn an_idle_tunnel_is_closed_with_idle_timeout() {
         let (_client, client_side) = pair().await;
         let (upstream_side, _origin) = pair().await;
-        let outcome = relay(&client_side, &upstream_side, Duration::from_millis(200)).await;
+        let outcome = relay(client_side, upstream_side, Duration::from_millis(200)).await;
         assert_eq!(outcome.close_reason, "idle_timeout");
         assert_eq!((outcome.bytes_up, outcome.bytes_down), (0, 0));
     }
@@ -351,8 +338,8 @@ mod tests {
     #[tokio::test]
     async fn an_idle_relay_holds_each_direction_and_its_timer_once() {
         let (a, b) = pair().await;
-        let relay = std::mem::size_of_val(&relay(&a, &b, Duration::from_secs(1)));
-        let direction = std::mem::size_of::<Direction<'_>>();
+        let relay = std::mem::size_of_val(&relay(a, b, Duration::from_secs(1)));
+        let direction = std::mem::size_of::<Direction>();
         let timer = std::mem::size_of::<Sleep>();
         assert!(
             relay <= timer + 256,
@@ -361,13 +348,13 @@ mod tests {
     }
 
     /// Whether a direction holds a read buffer (it should only while bytes are waiting).
-    fn holds_buffer(direction: &Direction<'_>) -> bool {
+    fn holds_buffer(direction: &Direction) -> bool {
         matches!(&direction.pump, Pump::Copy { buf, .. } if buf.capacity() > 0)
     }
 
     /// Sends `message` from `from`, and drives the relay until `to` has read it.
     async fn carry(
-        mut relay: Pin<&mut Relay<'_>>,
+        mut relay: Pin<&mut Relay>,
         from: &mut TcpStream,
         to: &mut TcpStream,
         message: &[u8],
@@ -382,7 +369,7 @@ mod tests {
     }
 
     /// Drives the relay for `quiet`, in which it must not end.
-    async fn stay_quiet(mut relay: Pin<&mut Relay<'_>>, quiet: Duration) {
+    async fn stay_quiet(mut relay: Pin<&mut Relay>, quiet: Duration) {
         tokio::select! {
             outcome = relay.as_mut() => panic!("the relay ended: {outcome:?}"),
             () = tokio::time::sleep(quiet) => {}
@@ -395,7 +382,7 @@ mod tests {
         let (upstream_side, mut origin) = pair().await;
         let idle = Duration::from_millis(1000);
         let gap = Duration::from_millis(600);
-        let mut relay = std::pin::pin!(Relay::new(&client_side, &upstream_side, idle));
+        let mut relay = std::pin::pin!(Relay::new(client_side, upstream_side, idle));
 
         carry(relay.as_mut(), &mut client, &mut origin, b"first").await;
         assert!(!holds_buffer(&relay.up), "a dry direction keeps its buffer");
@@ -423,7 +410,7 @@ mod tests {
         let (mut client, client_side) = pair().await;
         let (upstream_side, mut origin) = pair().await;
         let relay = tokio::spawn(async move {
-            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+            relay(client_side, upstream_side, Duration::from_secs(10)).await
         });
         let (first, second) = if client_first {
             (&mut client, &mut origin)
@@ -468,7 +455,7 @@ mod tests {
         let (mut client, client_side) = pair().await;
         let (upstream_side, mut origin) = pair().await;
         let relay = tokio::spawn(async move {
-            relay(&client_side, &upstream_side, Duration::from_secs(30)).await
+            relay(client_side, upstream_side, Duration::from_secs(30)).await
         });
         client.write_all(b"x").await.expect("write");
         let mut got = [0u8; 1];
@@ -491,7 +478,7 @@ mod tests {
         let (mut client, client_side) = pair().await;
         let (upstream_side, mut origin) = pair().await;
         let idle = Duration::from_millis(300);
-        let mut relay = std::pin::pin!(Relay::new(&client_side, &upstream_side, idle));
+        let mut relay = std::pin::pin!(Relay::new(client_side, upstream_side, idle));
         // A first megabyte fills whole buffers (the splice path), then slices come slower
         // than the whole transfer may take without a byte.
         let writer = tokio::spawn(async move {
@@ -515,7 +502,7 @@ mod tests {
         let mut spliced = false;
         let outcome = std::future::poll_fn(|cx| {
             let polled = relay.as_mut().poll(cx);
-            spliced |= matches!(relay.down.pump, Pump::Splice { .. });
+            spliced |= matches!(relay.down.pump, Pump::Splice(_));
             polled
         })
         .await;
@@ -538,7 +525,7 @@ mod tests {
         let _ = socket2::SockRef::from(&upstream_side).set_send_buffer_size(4096);
         let _ = socket2::SockRef::from(&origin).set_recv_buffer_size(4096);
         let relay = tokio::spawn(async move {
-            relay(&client_side, &upstream_side, Duration::from_secs(10)).await
+            relay(client_side, upstream_side, Duration::from_secs(10)).await
         });
         let messages: Vec<Vec<u8>> = (0..3000u32)
             .map(|i| format!("message {i:05} {}\n", "x".repeat((i % 97) as usize)).into_bytes())

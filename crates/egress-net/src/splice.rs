@@ -3,7 +3,7 @@
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{ready, Context, Poll};
 
 use nix::fcntl::{splice, OFlag, SpliceFFlags};
 use tokio::io::Interest;
@@ -12,58 +12,83 @@ use tokio::net::TcpStream;
 /// Bytes asked of the kernel per splice call.
 const SPLICE_LEN: usize = 1 << 20;
 
-/// Moves `from` → `to` through a pipe until `from` closes, then half-closes `to`. Counts into
-/// `bytes` as they move: the caller polling this sees its progress there.
-pub(crate) async fn splice_pump(
-    from: &TcpStream,
-    to: &TcpStream,
-    bytes: &AtomicU64,
-) -> io::Result<()> {
-    let (pipe_r, pipe_w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
-    // A default pipe holds 64 KiB: grow it so one splice moves up to SPLICE_LEN (the default
-    // pipe-max-size allows 1 MiB; if refused, the small pipe still works, with more calls).
-    let _ = nix::fcntl::fcntl(
-        &pipe_w,
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_LEN as i32),
-    );
-    let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
-    loop {
-        from.readable().await?;
-        let read = from.try_io(Interest::READABLE, || {
-            splice(from.as_fd(), None, pipe_w.as_fd(), None, SPLICE_LEN, flags)
-                .map_err(io::Error::from)
-        });
-        let moved = match read {
-            Ok(0) => {
-                let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
-                return Ok(());
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        };
-        drain(&pipe_r, to, moved, flags).await?;
-        bytes.fetch_add(moved as u64, Ordering::Relaxed);
-    }
+const FLAGS: SpliceFFlags = SpliceFFlags::SPLICE_F_MOVE.union(SpliceFFlags::SPLICE_F_NONBLOCK);
+
+/// One direction's pipe: bytes go from the reading socket into it and from it to the writing
+/// socket without entering user space. Polled, not an async fn, so that it borrows neither
+/// socket between polls (the relay that owns both sockets holds it) and waits in the
+/// sockets' own readiness slots.
+#[derive(Debug)]
+pub(crate) struct SplicePipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    /// Bytes in the pipe not yet written out.
+    held: usize,
 }
 
-/// Writes the `left` bytes the pipe holds to `to`.
-async fn drain(
-    pipe_r: &OwnedFd,
-    to: &TcpStream,
-    mut left: usize,
-    flags: SpliceFFlags,
-) -> io::Result<()> {
-    while left > 0 {
-        to.writable().await?;
-        let wrote = to.try_io(Interest::WRITABLE, || {
-            splice(pipe_r.as_fd(), None, to.as_fd(), None, left, flags).map_err(io::Error::from)
-        });
-        match wrote {
-            Ok(n) => left -= n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
+impl SplicePipe {
+    /// A pipe grown so one splice moves up to [`SPLICE_LEN`] (the default pipe-max-size
+    /// allows 1 MiB; if refused, the default 64 KiB pipe still works, with more calls).
+    pub(crate) fn new() -> io::Result<SplicePipe> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        let _ = nix::fcntl::fcntl(
+            &write,
+            nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_LEN as i32),
+        );
+        Ok(SplicePipe {
+            read,
+            write,
+            held: 0,
+        })
+    }
+
+    /// Moves `from` → `to` until both would block (pending), `from` closes (ready, with `to`
+    /// half-closed) or an error. Adds to `bytes` as bytes leave the pipe.
+    pub(crate) fn poll_move(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &TcpStream,
+        to: &TcpStream,
+        bytes: &mut u64,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.held > 0 {
+                ready!(to.poll_write_ready(cx))?;
+                let wrote = to.try_io(Interest::WRITABLE, || {
+                    splice(self.read.as_fd(), None, to.as_fd(), None, self.held, FLAGS)
+                        .map_err(io::Error::from)
+                });
+                match wrote {
+                    Ok(n) => {
+                        self.held -= n;
+                        *bytes += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+                continue;
+            }
+            ready!(from.poll_read_ready(cx))?;
+            let read = from.try_io(Interest::READABLE, || {
+                splice(
+                    from.as_fd(),
+                    None,
+                    self.write.as_fd(),
+                    None,
+                    SPLICE_LEN,
+                    FLAGS,
+                )
+                .map_err(io::Error::from)
+            });
+            match read {
+                Ok(0) => {
+                    let _ = socket2::SockRef::from(to).shutdown(Shutdown::Write);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(n) => self.held = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! of another location that dialled it (inter-node forwarding).
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -9,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::relay::{close_reason, relay, RelayOutcome};
+use crate::relay::{close_reason, relay, Relay, RelayOutcome};
 
 /// Read size of a forwarded stream's relay: 64 KiB moves bulk in few calls while every buffer
 /// below it (HTTP/2 frames, TLS records) stays under the allocator's mmap threshold.
@@ -98,17 +100,43 @@ impl AsyncWrite for Upstream {
     }
 }
 
-/// Relays a client and its upstream until both directions close, an error, or `idle` passes
-/// with no byte either way. Local upstreams take the zero-copy path of [`relay`].
-pub async fn relay_upstream(
-    client: &mut TcpStream,
-    upstream: &mut Upstream,
-    idle: Duration,
-) -> RelayOutcome {
+/// Relays a client and its upstream, owning both, until both directions close, an error, or
+/// `idle` passes with no byte either way; the sockets close when it is dropped. Local
+/// upstreams take the zero-copy path of [`Relay`].
+pub fn relay_upstream(client: TcpStream, upstream: Upstream, idle: Duration) -> UpstreamRelay {
     match upstream {
-        Upstream::Local(stream) => relay(client, stream, idle).await,
+        Upstream::Local(stream) => UpstreamRelay::Local {
+            relay: relay(client, stream, idle),
+        },
         // Boxed so that a local tunnel's task does not reserve room for the stream relay.
-        Upstream::Forwarded { stream, .. } => Box::pin(relay_streams(client, stream, idle)).await,
+        Upstream::Forwarded { mut stream, .. } => UpstreamRelay::Forwarded {
+            relay: Box::pin(async move {
+                let mut client = client;
+                relay_streams(&mut client, &mut stream, idle).await
+            }),
+        },
+    }
+}
+
+pin_project! {
+    /// The relay of a client and its upstream (see [`relay_upstream`]).
+    #[project = UpstreamRelayProj]
+    pub enum UpstreamRelay {
+        /// A socket this node dialled.
+        Local { #[pin] relay: Relay },
+        /// A stream through a node of another location.
+        Forwarded { relay: Pin<Box<dyn Future<Output = RelayOutcome> + Send>> },
+    }
+}
+
+impl Future for UpstreamRelay {
+    type Output = RelayOutcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RelayOutcome> {
+        match self.project() {
+            UpstreamRelayProj::Local { relay } => relay.poll(cx),
+            UpstreamRelayProj::Forwarded { relay } => relay.as_mut().poll(cx),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use super::gateway::{
     AuthError, Authorized, Gateway, Listener, OnRamp, OpenError, OpenRequest, Opened, Session,
 };
 use super::io::{read_message, ReadError};
-use super::{OnRampSettings, Tunnel};
+use super::{Connection, Established, OnRampSettings, Tunnel};
 use crate::http_head::{
     connect_established, error_response, forwarded_headers, is_keep_alive, parse_request_head,
     parse_response_head, proxy_authorization_basic, serialize_origin_request, BodyLength,
@@ -32,8 +32,10 @@ pub fn handle_http<G: Gateway>(
     settings: Arc<OnRampSettings>,
 ) -> impl std::future::Future<Output = ()> + Send {
     let idle = settings.idle_timeout;
-    let requests = serve_requests(client, peer, listener, gateway, settings);
-    Tunnel::after(Box::pin(requests), idle)
+    Connection::new(
+        serve_requests(client, peer, listener, gateway, settings),
+        idle,
+    )
 }
 
 /// Serves requests until the client leaves (`None`) or a CONNECT tunnel is established.
@@ -43,7 +45,7 @@ async fn serve_requests<G: Gateway>(
     listener: Arc<Listener>,
     gateway: Arc<G>,
     settings: Arc<OnRampSettings>,
-) -> Option<Tunnel> {
+) -> Option<Established> {
     let mut buf = Vec::with_capacity(2048);
     let limits = settings.head_limits;
     let parse = move |b: &[u8]| -> Result<Parsed<RequestHead>, ReadError> {
@@ -124,7 +126,8 @@ async fn serve_requests<G: Gateway>(
                     })
                     .await,
             )
-            .await;
+            .await
+            .map(Established::Tunnel);
         }
         // A keep-alive client asking the same target again, as the same identity, reuses the
         // upstream connection (and its plan and port slot) instead of dialling anew.

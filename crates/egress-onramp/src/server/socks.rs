@@ -11,7 +11,7 @@ use super::gateway::{
 };
 use super::io::{read_message, socks, ReadError};
 use super::udp::{model_target, relay_association, ClientFilter};
-use super::{OnRampSettings, Tunnel};
+use super::{Connection, Established, OnRampSettings, Tunnel};
 use crate::socks5::{
     encode_auth_status, encode_method_selection, encode_reply, parse_greeting, parse_request,
     parse_user_pass, select_method, Command, Method, Reply,
@@ -28,36 +28,10 @@ pub fn handle_socks5<G: Gateway>(
     settings: Arc<OnRampSettings>,
 ) -> impl std::future::Future<Output = ()> + Send {
     let idle = settings.idle_timeout;
-    // The handshake runs in its own allocation, freed before the relay starts; the arguments
-    // move into it at once (an async fn would keep them for the tunnel's whole life).
-    let handshake = Box::pin(handshake(stream, peer, listener, gateway, settings));
-    async move {
-        match handshake.await {
-            Some(Established::Tunnel(tunnel)) => tunnel.relay(idle).await,
-            Some(Established::Udp(udp)) => {
-                // Boxed: otherwise every CONNECT tunnel's task would reserve room for its state.
-                Box::pin(relay_association(
-                    udp.control,
-                    udp.relay,
-                    udp.filter,
-                    udp.associated,
-                    idle,
-                ))
-                .await;
-            }
-            None => {}
-        }
-    }
+    Connection::new(handshake(stream, peer, listener, gateway, settings), idle)
 }
 
-/// What a successful handshake leads to.
-enum Established {
-    /// CONNECT: a byte stream to relay.
-    Tunnel(Tunnel),
-    /// UDP ASSOCIATE: a relay socket the control connection keeps alive.
-    Udp(UdpRelay),
-}
-
+/// A UDP association: the relay socket the control connection keeps alive.
 struct UdpRelay {
     control: TcpStream,
     relay: UdpSocket,
@@ -178,7 +152,16 @@ async fn handshake<G: Gateway>(
                 &settings,
             )
             .await
-            .map(Established::Udp);
+            .map(|udp| {
+                let idle = settings.idle_timeout;
+                Established::Other(Box::pin(relay_association(
+                    udp.control,
+                    udp.relay,
+                    udp.filter,
+                    udp.associated,
+                    idle,
+                )))
+            });
         }
         Command::Bind | Command::Unknown(_) => {
             let _ = stream
