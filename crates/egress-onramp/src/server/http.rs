@@ -294,12 +294,26 @@ async fn forward_exchange(
 ) -> Exchange {
     let (mut up, mut down) = (0u64, 0u64);
     if upstream.write_all(request).await.is_err() {
-        return Err((0, 0, "upstream_write_error"));
+        // Nothing was answered yet: the client hears why instead of a bare close.
+        let reason = "upstream_write_error";
+        let _ = client.write_all(&error_response(502, reason, &[])).await;
+        return Err((0, 0, reason));
     }
     up += request.len() as u64;
     match copy_body(client, upstream, buf, &head.body).await {
         Ok(n) => up += n,
-        Err(reason) => return Err((up, down, reason)),
+        Err(reason) => {
+            // The request body did not reach the destination (502) or was malformed (400).
+            let status = match reason {
+                "body_write_error" => Some(502),
+                "bad_chunked_body" => Some(400),
+                _ => None,
+            };
+            if let Some(status) = status {
+                let _ = client.write_all(&error_response(status, reason, &[])).await;
+            }
+            return Err((up, down, reason));
+        }
     }
     let mut rbuf = Vec::with_capacity(4096);
     loop {
