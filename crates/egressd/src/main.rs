@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 /// mimalloc rather than the C library's malloc: an idle tunnel's task, socket registrations
 /// and record are a handful of small and cache-aligned blocks, which glibc pads with chunk
-/// headers and alignment slack (about 0.35 KiB per tunnel, measured with `bench/run`'s idle
+/// headers and alignment slack (about 0.25 KiB per tunnel, measured with `bench/run`'s idle
 /// scenario); mimalloc's size classes do not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
