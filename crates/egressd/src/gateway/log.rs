@@ -17,12 +17,13 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionRecord {
     pub session_id: SessionId,
-    pub account: Option<String>,
-    pub user: Option<String>,
-    pub device: Option<String>,
+    /// Shared with the authorizer, like `user` and `proxy_endpoint`.
+    pub account: Option<Arc<str>>,
+    pub user: Option<Arc<str>>,
+    pub device: Option<Arc<str>>,
     pub src_ip: IpAddr,
     pub src_port: u16,
-    pub proxy_endpoint: Option<String>,
+    pub proxy_endpoint: Option<Arc<str>>,
     pub onramp: &'static str,
     pub dst_host: Option<String>,
     pub dst_ip: Option<IpAddr>,

@@ -38,9 +38,9 @@ struct Failed {
 impl EgressGateway {
     pub(super) async fn open_inner(&self, request: OpenRequest) -> Result<Opened, OpenError> {
         let (id, mut record) = self.base_record(request.peer, request.onramp);
-        record.account = Some(request.who.account.clone());
+        record.account = Some(Arc::clone(&request.who.account));
         record.user = request.who.user.clone();
-        record.proxy_endpoint = Some(request.who.endpoint.clone());
+        record.proxy_endpoint = Some(Arc::clone(&request.who.endpoint));
         record.dst_port = Some(request.target.port);
         let snapshot = self.snapshot.load_full();
         let counted = match self.live.enter(
@@ -260,7 +260,7 @@ impl EgressGateway {
             destination,
             max_connections_per_destination: plan.max_connections_per_destination,
             session: format!("{}-{}", self.settings.node_id, request.peer),
-            account: request.who.account.clone(),
+            account: request.who.account.to_string(),
         };
         fleet
             .open(&route.egress_location, &forward)

@@ -88,9 +88,9 @@ impl EgressGateway {
 }
 
 fn fill_who(record: &mut ConnectionRecord, who: &Authorized) {
-    record.account = Some(who.account.clone());
+    record.account = Some(Arc::clone(&who.account));
     record.user = who.user.clone();
-    record.proxy_endpoint = Some(who.endpoint.clone());
+    record.proxy_endpoint = Some(Arc::clone(&who.endpoint));
 }
 
 mod flows;

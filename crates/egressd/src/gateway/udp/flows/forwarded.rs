@@ -85,7 +85,7 @@ impl State {
             destination,
             max_connections_per_destination: plan.max_connections_per_destination,
             session: record.session_id.to_string(),
-            account: self.who.account.clone(),
+            account: self.who.account.to_string(),
         };
         let location = route.egress_location.clone();
         // Registered under the lock before the task can report back.
