@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use egress_model::LocationCode;
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
@@ -35,8 +36,9 @@ pub struct ConnectionRecord {
     pub egress_method: Option<&'static str>,
     pub egress_ip: Option<IpAddr>,
     pub egress_port: Option<u16>,
-    pub egress_location: Option<String>,
-    pub egress_ip_location: Option<String>,
+    /// Shared with the snapshot's locations, like `egress_ip_location`.
+    pub egress_location: Option<LocationCode>,
+    pub egress_ip_location: Option<LocationCode>,
     pub ingress_location: Arc<str>,
     pub fallback: Option<&'static str>,
     pub bytes_client_to_upstream: u64,

@@ -195,8 +195,8 @@ fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
         egress_policy::EgressKind::Default => "default",
     });
     record.egress_ip = Some(route.source.0);
-    record.egress_location = Some(route.egress_location.0.clone());
-    record.egress_ip_location = Some(route.egress_ip_location.0.clone());
+    record.egress_location = Some(route.egress_location.clone());
+    record.egress_ip_location = Some(route.egress_ip_location.clone());
     record.fallback = Some(match route.fallback {
         egress_policy::FallbackUsed::None => "none",
         egress_policy::FallbackUsed::Ipv4Fallback => "ipv4_fallback",
