@@ -50,7 +50,9 @@ pub struct ConnectionRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datagrams_upstream_to_client: Option<u64>,
     pub start: Timestamp,
-    pub end: String,
+    /// `None` while the connection is open, written as `""` then.
+    #[serde(serialize_with = "end_or_empty")]
+    pub end: Option<Timestamp>,
     pub close_reason: String,
 }
 
@@ -84,9 +86,15 @@ impl ConnectionRecord {
             datagrams_client_to_upstream: None,
             datagrams_upstream_to_client: None,
             start: Timestamp(SystemTime::now()),
-            end: String::new(),
+            end: None,
             close_reason: String::new(),
         }
+    }
+
+    /// Ends the record now, for `close_reason`.
+    pub fn close(&mut self, close_reason: &str) {
+        self.end = Some(Timestamp(SystemTime::now()));
+        self.close_reason = close_reason.to_string();
     }
 }
 
@@ -123,6 +131,14 @@ pub struct Timestamp(pub SystemTime);
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
+/// The end of a record still open is written as an empty string.
+fn end_or_empty<S: Serializer>(end: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match end {
+        Some(t) => t.serialize(s),
+        None => s.serialize_str(""),
     }
 }
 
@@ -216,5 +232,21 @@ mod tests {
         assert_eq!(line["dst_ip"], serde_json::Value::Null);
         assert_eq!(line["start"], "2025-11-24T16:00:00.123Z");
         assert!(line.get("datagrams_client_to_upstream").is_none());
+    }
+
+    #[test]
+    fn an_open_record_writes_an_empty_end_and_a_closed_one_its_time() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let mut record = ConnectionRecord::new(SessionId::default(), client, "http_connect");
+        let open = serde_json::to_value(&record).expect("serialisable");
+        assert_eq!(open["end"], "");
+        assert_eq!(open["close_reason"], "");
+        record.close("client_closed");
+        record.end = Some(Timestamp(
+            UNIX_EPOCH + Duration::from_millis(1_764_000_001_004),
+        ));
+        let closed = serde_json::to_value(&record).expect("serialisable");
+        assert_eq!(closed["end"], "2025-11-24T16:00:01.004Z");
+        assert_eq!(closed["close_reason"], "client_closed");
     }
 }

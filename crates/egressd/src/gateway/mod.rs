@@ -14,7 +14,7 @@ mod udp;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use egress_fleet::Membership;
@@ -141,8 +141,7 @@ impl EgressGateway {
     }
 
     fn log_failure(&self, mut record: ConnectionRecord, close_reason: &str) {
-        record.end = timestamp(SystemTime::now());
-        record.close_reason = close_reason.to_string();
+        record.close(close_reason);
         self.recorder.refused(record);
     }
 
@@ -256,8 +255,7 @@ impl Session for LiveSession {
             self.recorder.ended(self.id, record, |r| {
                 r.bytes_client_to_upstream = bytes_up;
                 r.bytes_upstream_to_client = bytes_down;
-                r.end = timestamp(SystemTime::now());
-                r.close_reason = close_reason.to_string();
+                r.close(close_reason);
             });
         }
     }
@@ -267,10 +265,7 @@ impl Drop for LiveSession {
     fn drop(&mut self) {
         // A session dropped without finish (task aborted at shutdown) is still logged.
         if let Some(record) = self.record.take() {
-            self.recorder.ended(self.id, record, |r| {
-                r.end = timestamp(SystemTime::now());
-                r.close_reason = "aborted".into();
-            });
+            self.recorder.ended(self.id, record, |r| r.close("aborted"));
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use egress_fleet::{Membership, UdpSendError};
@@ -24,9 +24,7 @@ use tokio::time::Instant;
 
 use super::super::metrics::DropLabels;
 use super::super::sessions::SessionGuard;
-use super::super::{
-    base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
-};
+use super::super::{base_record, fill_plan, resolve, ConnectionRecord, DataPathSettings, Recorder};
 use local::flows_socket;
 
 /// What every flow of an association shares.
@@ -166,8 +164,7 @@ impl State {
             flows.records += 1;
             drop(flows);
             record.datagrams_client_to_upstream = Some(0);
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = error.close_reason.to_string();
+            record.close(error.close_reason);
             self.recorder.refused(record);
         }
     }
@@ -437,8 +434,7 @@ impl State {
             r.bytes_upstream_to_client = bytes_down;
             r.datagrams_client_to_upstream = Some(datagrams_up);
             r.datagrams_upstream_to_client = Some(datagrams_down);
-            r.end = timestamp(SystemTime::now());
-            r.close_reason = close_reason.to_string();
+            r.close(close_reason);
         });
     }
 
@@ -483,8 +479,7 @@ impl State {
         }
         if !had_records {
             let (_, mut record) = self.new_record();
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = close_reason.to_string();
+            record.close(close_reason);
             self.recorder.refused(record);
         }
     }

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
 
 use egress_fleet::{FleetError, ForwardRequest, Membership, UdpReceiver, UdpSender, UdpTunnel};
 use egress_model::{LocationCode, TargetAddr};
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::super::super::open::fleet_error;
-use super::super::super::{timestamp, ConnectionRecord};
+use super::super::super::ConnectionRecord;
 use super::{Exit, Flow, State};
 
 /// Datagrams a flow holds while its stream opens; later ones are dropped until it is open.
@@ -161,8 +160,7 @@ impl State {
         opening.task.abort();
         let mut record = opening.record;
         record.datagrams_client_to_upstream = Some(0);
-        record.end = timestamp(SystemTime::now());
-        record.close_reason = close_reason.to_string();
+        record.close(close_reason);
         self.recorder.refused(record);
     }
 }
