@@ -3,18 +3,20 @@
 
 use std::fmt;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use egress_model::LocationCode;
+use egress_onramp::server::OnRamp;
+use egress_policy::{EgressKind, FallbackUsed, Transport};
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
 /// One connection, start to end. A live connection holds its record for its whole life, so
-/// the record keeps values in their compact form (addresses, names from a fixed set, the
-/// start time) and turns them into text only when it is written.
+/// the record keeps values in their compact form (addresses, enums, shared names, times) and
+/// turns them into text only when it is written.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionRecord {
     pub session_id: SessionId,
@@ -25,22 +27,23 @@ pub struct ConnectionRecord {
     pub src_ip: IpAddr,
     pub src_port: u16,
     pub proxy_endpoint: Option<Arc<str>>,
-    pub onramp: &'static str,
+    #[serde(serialize_with = "onramp_name")]
+    pub onramp: OnRamp,
     pub dst_host: Option<String>,
     pub dst_ip: Option<IpAddr>,
     pub dst_port: Option<u16>,
-    pub transport: &'static str,
+    pub transport: Transport,
     /// Shared with the snapshot's policy.
     pub policy_id: Option<Arc<str>>,
     pub policy_name: Option<Arc<str>>,
-    pub egress_method: Option<&'static str>,
+    pub egress_method: Option<EgressKind>,
     pub egress_ip: Option<IpAddr>,
     pub egress_port: Option<u16>,
     /// Shared with the snapshot's locations, like `egress_ip_location`.
     pub egress_location: Option<LocationCode>,
     pub egress_ip_location: Option<LocationCode>,
     pub ingress_location: Arc<str>,
-    pub fallback: Option<&'static str>,
+    pub fallback: Option<FallbackUsed>,
     pub bytes_client_to_upstream: u64,
     pub bytes_upstream_to_client: u64,
     /// UDP only: datagrams the client sent that were relayed.
@@ -58,7 +61,7 @@ pub struct ConnectionRecord {
 
 impl ConnectionRecord {
     /// A record started now, with nothing known yet but the session and the client.
-    pub fn new(session_id: SessionId, client: std::net::SocketAddr, onramp: &'static str) -> Self {
+    pub fn new(session_id: SessionId, client: std::net::SocketAddr, onramp: OnRamp) -> Self {
         ConnectionRecord {
             session_id,
             account: None,
@@ -71,7 +74,7 @@ impl ConnectionRecord {
             dst_host: None,
             dst_ip: None,
             dst_port: None,
-            transport: "tcp",
+            transport: Transport::Tcp,
             policy_id: None,
             policy_name: None,
             egress_method: None,
@@ -95,13 +98,6 @@ impl ConnectionRecord {
     pub fn close(&mut self, close_reason: &str) {
         self.end = Some(Timestamp(SystemTime::now()));
         self.close_reason = close_reason.to_string();
-    }
-}
-
-impl Default for ConnectionRecord {
-    fn default() -> Self {
-        let nowhere = std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-        ConnectionRecord::new(SessionId::default(), nowhere, "")
     }
 }
 
@@ -132,6 +128,11 @@ impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_millis(self.0))
     }
+}
+
+/// An on-ramp is written by its name in logs.
+fn onramp_name<S: Serializer>(onramp: &OnRamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(onramp.as_str())
 }
 
 /// The end of a record still open is written as an empty string.
@@ -215,10 +216,10 @@ mod tests {
             n: 0x2a,
         };
         let client = "[2001:db8::7]:40000".parse().expect("valid");
-        let mut record = ConnectionRecord::new(session, client, "socks5");
+        let mut record = ConnectionRecord::new(session, client, OnRamp::Socks5);
         record.start = Timestamp(UNIX_EPOCH + Duration::from_millis(1_764_000_000_123));
         record.egress_ip = Some("192.0.2.10".parse().expect("valid"));
-        record.egress_method = Some("dedicated");
+        record.egress_method = Some(EgressKind::Dedicated);
         record.ingress_location = Arc::from("lax");
         let line = serde_json::to_value(&record).expect("serialisable");
         assert_eq!(line["session_id"], "lax-1-2a");
@@ -235,9 +236,48 @@ mod tests {
     }
 
     #[test]
+    fn enum_fields_are_written_with_their_log_names() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let written = |record: &ConnectionRecord, field: &str| {
+            serde_json::to_value(record).expect("serialisable")[field].clone()
+        };
+        for (onramp, name) in [
+            (OnRamp::HttpConnect, "http_connect"),
+            (OnRamp::HttpForward, "http_forward"),
+            (OnRamp::Socks5, "socks5"),
+            (OnRamp::Masque, "masque"),
+        ] {
+            let record = ConnectionRecord::new(SessionId::default(), client, onramp);
+            assert_eq!(written(&record, "onramp"), name);
+        }
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::Socks5);
+        assert_eq!(written(&record, "egress_method"), serde_json::Value::Null);
+        assert_eq!(written(&record, "fallback"), serde_json::Value::Null);
+        for (transport, name) in [(Transport::Tcp, "tcp"), (Transport::Udp, "udp")] {
+            record.transport = transport;
+            assert_eq!(written(&record, "transport"), name);
+        }
+        for (kind, name) in [
+            (EgressKind::Dedicated, "dedicated"),
+            (EgressKind::Default, "default"),
+        ] {
+            record.egress_method = Some(kind);
+            assert_eq!(written(&record, "egress_method"), name);
+        }
+        for (fallback, name) in [
+            (FallbackUsed::None, "none"),
+            (FallbackUsed::Ipv4Fallback, "ipv4_fallback"),
+            (FallbackUsed::DefaultRange, "default_range"),
+        ] {
+            record.fallback = Some(fallback);
+            assert_eq!(written(&record, "fallback"), name);
+        }
+    }
+
+    #[test]
     fn an_open_record_writes_an_empty_end_and_a_closed_one_its_time() {
         let client = "192.0.2.1:40000".parse().expect("valid");
-        let mut record = ConnectionRecord::new(SessionId::default(), client, "http_connect");
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::HttpConnect);
         let open = serde_json::to_value(&record).expect("serialisable");
         assert_eq!(open["end"], "");
         assert_eq!(open["close_reason"], "");

@@ -181,7 +181,7 @@ fn base_record(
         node: Arc::clone(&settings.node_id),
         n,
     };
-    let mut record = ConnectionRecord::new(session_id, peer, onramp.as_str());
+    let mut record = ConnectionRecord::new(session_id, peer, onramp);
     record.ingress_location = Arc::clone(&settings.location);
     (n, record)
 }
@@ -189,18 +189,11 @@ fn base_record(
 fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
     record.policy_id = plan.policy.as_ref().map(|p| p.id.clone());
     record.policy_name = plan.policy.as_ref().map(|p| p.name.clone());
-    record.egress_method = Some(match route.kind {
-        egress_policy::EgressKind::Dedicated => "dedicated",
-        egress_policy::EgressKind::Default => "default",
-    });
+    record.egress_method = Some(route.kind);
     record.egress_ip = Some(route.source.0);
     record.egress_location = Some(route.egress_location.clone());
     record.egress_ip_location = Some(route.egress_ip_location.clone());
-    record.fallback = Some(match route.fallback {
-        egress_policy::FallbackUsed::None => "none",
-        egress_policy::FallbackUsed::Ipv4Fallback => "ipv4_fallback",
-        egress_policy::FallbackUsed::DefaultRange => "default_range",
-    });
+    record.fallback = Some(route.fallback);
 }
 
 /// Takes the port-ledger slot for (the route's source, destination) within the plan's budget.

@@ -135,7 +135,7 @@ enum Next {
 impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
         let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
-        record.transport = "udp";
+        record.transport = Transport::Udp;
         record.datagrams_client_to_upstream = Some(0);
         record.datagrams_upstream_to_client = Some(0);
         super::fill_who(&mut record, &self.who);

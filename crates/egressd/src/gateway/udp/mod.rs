@@ -17,6 +17,7 @@ use egress_model::TargetAddr;
 use egress_onramp::server::{
     AssociateRequest, Associated, Authorized, BoxFuture, OpenError, OpenFailure, UdpAssociation,
 };
+use egress_policy::Transport;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -42,7 +43,7 @@ impl EgressGateway {
             )
             .map_err(|reason| {
                 let (_, mut record) = self.base_record(request.peer, request.onramp);
-                record.transport = "udp";
+                record.transport = Transport::Udp;
                 fill_who(&mut record, &request.who);
                 self.log_failure(record, reason);
                 OpenError {
