@@ -46,12 +46,9 @@ pub struct ConnectionRecord {
     pub fallback: Option<FallbackUsed>,
     pub bytes_client_to_upstream: u64,
     pub bytes_upstream_to_client: u64,
-    /// UDP only: datagrams the client sent that were relayed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub datagrams_client_to_upstream: Option<u64>,
-    /// UDP only: datagrams from the destination relayed to the client.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub datagrams_upstream_to_client: Option<u64>,
+    /// UDP only (no fields at all for TCP).
+    #[serde(flatten)]
+    pub datagrams: Option<Datagrams>,
     pub start: Timestamp,
     /// `None` while the connection is open, written as `""` then.
     #[serde(serialize_with = "end_or_empty")]
@@ -86,8 +83,7 @@ impl ConnectionRecord {
             fallback: None,
             bytes_client_to_upstream: 0,
             bytes_upstream_to_client: 0,
-            datagrams_client_to_upstream: None,
-            datagrams_upstream_to_client: None,
+            datagrams: None,
             start: Timestamp(SystemTime::now()),
             end: None,
             close_reason: String::new(),
@@ -99,6 +95,19 @@ impl ConnectionRecord {
         self.end = Some(Timestamp(SystemTime::now()));
         self.close_reason = close_reason.to_string();
     }
+}
+
+/// Datagrams of a UDP flow relayed each way, written as `datagrams_client_to_upstream` and
+/// `datagrams_upstream_to_client`. One optional pair, not two optional counts: the pair
+/// shares one tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Datagrams {
+    /// Datagrams the client sent that were relayed.
+    #[serde(rename = "datagrams_client_to_upstream")]
+    pub client_to_upstream: u64,
+    /// Datagrams from the destination relayed to the client.
+    #[serde(rename = "datagrams_upstream_to_client")]
+    pub upstream_to_client: u64,
 }
 
 /// A session id, `<node>-<hex counter>`, kept as its parts until it is written.
@@ -233,6 +242,24 @@ mod tests {
         assert_eq!(line["dst_ip"], serde_json::Value::Null);
         assert_eq!(line["start"], "2025-11-24T16:00:00.123Z");
         assert!(line.get("datagrams_client_to_upstream").is_none());
+        assert!(line.get("datagrams_upstream_to_client").is_none());
+    }
+
+    #[test]
+    fn a_udp_record_writes_its_datagrams_each_way() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::Socks5);
+        record.datagrams = Some(Datagrams {
+            client_to_upstream: 3,
+            upstream_to_client: 5,
+        });
+        let line = serde_json::to_string(&record).expect("serialisable");
+        assert!(
+            line.contains(
+                r#""bytes_upstream_to_client":0,"datagrams_client_to_upstream":3,"datagrams_upstream_to_client":5,"start":"#
+            ),
+            "{line}"
+        );
     }
 
     #[test]

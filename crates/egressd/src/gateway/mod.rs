@@ -27,7 +27,7 @@ use egress_onramp::server::{
 use egress_policy::{LocationHealth, Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
-pub use log::{timestamp, ConnectionRecord, LogSink, SessionId};
+pub use log::{timestamp, ConnectionRecord, Datagrams, LogSink, SessionId};
 pub use metrics::EgressLabels;
 pub use observe::{RecordFilter, Recorder};
 

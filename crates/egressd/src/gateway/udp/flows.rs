@@ -24,7 +24,9 @@ use tokio::time::Instant;
 
 use super::super::metrics::DropLabels;
 use super::super::sessions::SessionGuard;
-use super::super::{base_record, fill_plan, resolve, ConnectionRecord, DataPathSettings, Recorder};
+use super::super::{
+    base_record, fill_plan, resolve, ConnectionRecord, DataPathSettings, Datagrams, Recorder,
+};
 use local::flows_socket;
 
 /// What every flow of an association shares.
@@ -136,8 +138,7 @@ impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
         let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
         record.transport = Transport::Udp;
-        record.datagrams_client_to_upstream = Some(0);
-        record.datagrams_upstream_to_client = Some(0);
+        record.datagrams = Some(Datagrams::default());
         super::fill_who(&mut record, &self.who);
         (id, record)
     }
@@ -163,7 +164,6 @@ impl State {
         if fresh {
             flows.records += 1;
             drop(flows);
-            record.datagrams_client_to_upstream = Some(0);
             record.close(error.close_reason);
             self.recorder.refused(record);
         }
@@ -432,8 +432,10 @@ impl State {
         self.recorder.ended(id, record, |r| {
             r.bytes_client_to_upstream = bytes_up;
             r.bytes_upstream_to_client = bytes_down;
-            r.datagrams_client_to_upstream = Some(datagrams_up);
-            r.datagrams_upstream_to_client = Some(datagrams_down);
+            r.datagrams = Some(Datagrams {
+                client_to_upstream: datagrams_up,
+                upstream_to_client: datagrams_down,
+            });
             r.close(close_reason);
         });
     }

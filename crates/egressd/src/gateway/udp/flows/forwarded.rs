@@ -159,7 +159,6 @@ impl State {
     pub(super) fn end_opening(&self, opening: Opening, close_reason: &str) {
         opening.task.abort();
         let mut record = opening.record;
-        record.datagrams_client_to_upstream = Some(0);
         record.close(close_reason);
         self.recorder.refused(record);
     }
