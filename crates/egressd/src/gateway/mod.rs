@@ -234,7 +234,6 @@ fn dial_error(e: &DialError) -> OpenError {
 /// A live connection: its record, its port slot and session count (freed when dropped).
 #[derive(Debug)]
 struct LiveSession {
-    id: u64,
     record: Option<Arc<ConnectionRecord>>,
     recorder: Arc<Recorder>,
     /// The port budget slot (held by the egress node instead when forwarded).
@@ -245,7 +244,7 @@ struct LiveSession {
 impl Session for LiveSession {
     fn finish(mut self: Box<Self>, bytes_up: u64, bytes_down: u64, close_reason: &str) {
         if let Some(record) = self.record.take() {
-            self.recorder.ended(self.id, record, |r| {
+            self.recorder.ended(record, |r| {
                 r.bytes_client_to_upstream = bytes_up;
                 r.bytes_upstream_to_client = bytes_down;
                 r.close(close_reason);
@@ -258,7 +257,7 @@ impl Drop for LiveSession {
     fn drop(&mut self) {
         // A session dropped without finish (task aborted at shutdown) is still logged.
         if let Some(record) = self.record.take() {
-            self.recorder.ended(self.id, record, |r| r.close("aborted"));
+            self.recorder.ended(record, |r| r.close("aborted"));
         }
     }
 }

@@ -67,9 +67,11 @@ impl Recorder {
         &self.live[(id as usize) % SHARDS]
     }
 
-    /// A connection was dialled; the record is shared with the live view until it ends.
-    pub fn opened(&self, id: u64, record: ConnectionRecord) -> Arc<ConnectionRecord> {
+    /// A connection was dialled; the record is shared with the live view, under its session
+    /// number, until it ends.
+    pub fn opened(&self, record: ConnectionRecord) -> Arc<ConnectionRecord> {
         self.metrics.opened(&record);
+        let id = record.session_id.n;
         let shared = Arc::new(record);
         let entry = (Instant::now(), Arc::clone(&shared));
         self.shard(id)
@@ -82,10 +84,10 @@ impl Recorder {
     /// A dialled connection ended: `complete` fills in the end of its record.
     pub fn ended(
         &self,
-        id: u64,
         record: Arc<ConnectionRecord>,
         complete: impl FnOnce(&mut ConnectionRecord),
     ) {
+        let id = record.session_id.n;
         self.shard(id).lock().expect("never poisoned").remove(&id);
         // Out of the live view the record is (nearly always) no longer shared: no copy.
         let mut record = Arc::unwrap_or_clone(record);

@@ -37,7 +37,7 @@ struct Failed {
 
 impl EgressGateway {
     pub(super) async fn open_inner(&self, request: OpenRequest) -> Result<Opened, OpenError> {
-        let (id, mut record) = self.base_record(request.peer, request.onramp);
+        let (_, mut record) = self.base_record(request.peer, request.onramp);
         record.account = Some(Arc::clone(&request.who.account));
         record.user = request.who.user.clone();
         record.proxy_endpoint = Some(Arc::clone(&request.who.endpoint));
@@ -80,9 +80,8 @@ impl EgressGateway {
                 record.dst_ip = Some(c.addr);
                 fill_plan(&mut record, &c.plan, &c.route);
                 record.egress_port = c.stream.local_addr().map(|a| a.port());
-                let record = self.recorder.opened(id, record);
+                let record = self.recorder.opened(record);
                 let session = LiveSession {
-                    id,
                     record: Some(record),
                     recorder: Arc::clone(&self.recorder),
                     _slot: c.slot,

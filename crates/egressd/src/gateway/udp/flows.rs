@@ -421,7 +421,6 @@ impl State {
     /// Logs a flow that ended.
     fn end_flow(&self, flow: Flow, close_reason: &str) {
         let Flow {
-            id,
             record,
             bytes_up,
             bytes_down,
@@ -429,7 +428,7 @@ impl State {
             datagrams_down,
             ..
         } = flow;
-        self.recorder.ended(id, record, |r| {
+        self.recorder.ended(record, |r| {
             r.bytes_client_to_upstream = bytes_up;
             r.bytes_upstream_to_client = bytes_down;
             r.datagrams = Some(Datagrams {

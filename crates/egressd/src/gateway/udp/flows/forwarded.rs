@@ -136,7 +136,7 @@ impl State {
             mut record, early, ..
         } = opening;
         record.egress_port = egress.map(|a| a.port());
-        let record = self.recorder.opened(id, record);
+        let record = self.recorder.opened(record);
         let replies = tokio::spawn(relay_replies(
             Arc::downgrade(self),
             receiver,
