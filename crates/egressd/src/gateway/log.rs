@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 
 /// One connection, start to end. A live connection holds its record for its whole life, so
 /// the record keeps values in their compact form (addresses, enums, shared names, times) and
-/// turns them into text only when it is written.
+/// turns them into text only when it is written. Text of its own is set once, so it is boxed
+/// (no spare capacity, one word less than a `String`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionRecord {
     pub session_id: SessionId,
@@ -29,7 +30,7 @@ pub struct ConnectionRecord {
     pub proxy_endpoint: Option<Arc<str>>,
     #[serde(serialize_with = "onramp_name")]
     pub onramp: OnRamp,
-    pub dst_host: Option<String>,
+    pub dst_host: Option<Box<str>>,
     pub dst_ip: Option<IpAddr>,
     pub dst_port: Option<u16>,
     pub transport: Transport,
@@ -53,7 +54,7 @@ pub struct ConnectionRecord {
     /// `None` while the connection is open, written as `""` then.
     #[serde(serialize_with = "end_or_empty")]
     pub end: Option<Timestamp>,
-    pub close_reason: String,
+    pub close_reason: Box<str>,
 }
 
 impl ConnectionRecord {
@@ -86,14 +87,14 @@ impl ConnectionRecord {
             datagrams: None,
             start: Timestamp(SystemTime::now()),
             end: None,
-            close_reason: String::new(),
+            close_reason: Box::default(),
         }
     }
 
     /// Ends the record now, for `close_reason`.
     pub fn close(&mut self, close_reason: &str) {
         self.end = Some(Timestamp(SystemTime::now()));
-        self.close_reason = close_reason.to_string();
+        self.close_reason = close_reason.into();
     }
 }
 

@@ -48,7 +48,7 @@ impl RecordFilter<'_> {
             && self
                 .egress_ip
                 .is_none_or(|want| want.parse::<std::net::IpAddr>().ok() == r.egress_ip)
-            && is(self.close_reason, Some(r.close_reason.as_str()))
+            && is(self.close_reason, Some(&r.close_reason))
     }
 }
 

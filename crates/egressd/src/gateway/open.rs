@@ -63,7 +63,7 @@ impl EgressGateway {
             // A mapped IPv4 (::ffff:a.b.c.d) is dialled, and decided, as the IPv4 it is.
             TargetHost::Ip(ip) => vec![ip.to_canonical()],
             TargetHost::Name(name) => {
-                record.dst_host = Some(name.clone());
+                record.dst_host = Some(name.as_str().into());
                 match self.resolver.lookup(name).await {
                     Ok(found) if !found.is_empty() => found,
                     Ok(_) => {

@@ -146,7 +146,7 @@ impl State {
     fn refusal_record(&self, target: &TargetAddr, addr: Option<IpAddr>) -> ConnectionRecord {
         let (_, mut record) = self.new_record();
         if let TargetHost::Name(name) = &target.host {
-            record.dst_host = Some(name.clone());
+            record.dst_host = Some(name.as_str().into());
         }
         record.dst_ip = addr;
         record.dst_port = Some(target.port);
@@ -335,7 +335,7 @@ impl State {
     ) -> (u64, ConnectionRecord) {
         let (id, mut record) = self.new_record();
         record.dst_host = match &target.host {
-            TargetHost::Name(name) => Some(name.clone()),
+            TargetHost::Name(name) => Some(name.as_str().into()),
             TargetHost::Ip(_) => None,
         };
         record.dst_ip = Some(destination.ip());
