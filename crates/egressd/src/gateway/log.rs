@@ -219,6 +219,20 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
+    /// A live connection holds its record for its whole life, and the budget is 2 KiB of user
+    /// space per idle tunnel in all: a field that grows the record needs a reason. (With a
+    /// `String` per name and a text end time it took 480 bytes, and more on the heap.)
+    const RECORD_BYTES: usize = 344;
+
+    #[test]
+    fn a_record_fits_its_budget() {
+        let size = std::mem::size_of::<ConnectionRecord>();
+        assert!(
+            size <= RECORD_BYTES,
+            "a connection record takes {size} bytes, more than {RECORD_BYTES}"
+        );
+    }
+
     #[test]
     fn compact_fields_are_written_as_text() {
         let session = SessionId {

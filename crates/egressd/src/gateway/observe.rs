@@ -14,6 +14,8 @@ use super::{ConnectionRecord, LogSink};
 const RECENT: usize = 10_000;
 const SHARDS: usize = 16;
 
+/// Live records by session number, with when they were dialled: a record's `start` is earlier
+/// (before resolving and dialling) and on the wall clock, so the live view's ages use this.
 type Live = FxHashMap<u64, (Instant, Arc<ConnectionRecord>)>;
 
 /// Live connections, recent records, metrics, and the log writer.
