@@ -101,7 +101,7 @@ pub fn check(config: &Config, databases: &[GeoDatabase]) -> GeoCheckReport {
     for egress in egress_prefixes(config) {
         let location = egress.location;
         let expected = ManifestLocation {
-            code: location.code.0.clone(),
+            code: location.code.to_string(),
             city: location.city.clone(),
             region: location.region.clone(),
             country: location.country.clone(),

@@ -53,7 +53,7 @@ pub fn geofeed(config: &Config) -> Geofeed {
                 country: location.country.clone(),
                 region: location.region.clone(),
                 city: location.city.clone(),
-                location: code.clone(),
+                location: code.to_string(),
             })
         })
         .collect();

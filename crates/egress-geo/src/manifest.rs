@@ -74,13 +74,13 @@ pub fn manifest(config: &Config, account: &str, revision: u64) -> Result<EgressM
                     .location(&ip.location.0)
                     .ok_or_else(|| GeoError::UnknownLocation {
                         ipv4: ip.ipv4,
-                        location: ip.location.0.clone(),
+                        location: ip.location.to_string(),
                     })?;
             Ok(ManifestEntry {
                 ipv4: ip.ipv4,
                 ipv6: ip.ipv6,
                 location: ManifestLocation {
-                    code: location.code.0.clone(),
+                    code: location.code.to_string(),
                     city: location.city.clone(),
                     region: location.region.clone(),
                     country: location.country.clone(),

@@ -2,14 +2,17 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Short code of a location (data centre), such as `lax`.
+/// Short code of a location (data centre), such as `lax`. Shared text: plans and connection
+/// records name the same few locations over and over, and cloning a code copies no text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct LocationCode(pub String);
+#[cfg_attr(feature = "openapi", schema(value_type = String))]
+pub struct LocationCode(pub Arc<str>);
 
 /// Identifier of an account (tenant).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

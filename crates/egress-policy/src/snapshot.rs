@@ -84,7 +84,7 @@ pub(crate) struct AccountInfo {
 pub(crate) struct Compiled {
     pub revision: u64,
     pub locations: Vec<LocationInfo>,
-    pub location_by_code: FxHashMap<String, LocationIdx>,
+    pub location_by_code: FxHashMap<Arc<str>, LocationIdx>,
     pub accounts: FxHashMap<String, AccountInfo>,
     pub on_net_prefixes: Vec<IpNet>,
     pub on_net_hosts: Vec<String>,
@@ -229,7 +229,7 @@ fn compile_valid(config: &Config, revision: u64) -> Compiled {
             default_v6: l.default_egress.ipv6,
         })
         .collect();
-    let location_by_code: FxHashMap<String, LocationIdx> = locations
+    let location_by_code: FxHashMap<Arc<str>, LocationIdx> = locations
         .iter()
         .enumerate()
         .map(|(i, l)| (l.code.0.clone(), i))

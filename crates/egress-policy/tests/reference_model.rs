@@ -401,7 +401,7 @@ fn build_world(
         .iter()
         .enumerate()
         .map(|(i, l)| Location {
-            code: LocationCode(format!("loc{i}")),
+            code: LocationCode(format!("loc{i}").into()),
             city: format!("City {i}"),
             region: "XX-A".into(),
             country: "XX".into(),
@@ -750,7 +750,7 @@ impl IntentSpec {
             target,
             dst_ip,
             transport: self.transport,
-            location: ingress.code.0.clone(),
+            location: ingress.code.to_string(),
             src_country: None,
             src_continent: None,
             dst_country: None,
@@ -1026,7 +1026,7 @@ impl<'c> Reference<'c> {
         let ingress = config
             .locations
             .iter()
-            .position(|l| l.code.0 == req.location)
+            .position(|l| l.code.as_str() == req.location)
             .ok_or(Refusal::UnknownLocation)?;
         let user = match &req.user {
             Some(name) => {

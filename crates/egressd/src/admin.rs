@@ -68,7 +68,7 @@ impl Node for NodeHandle {
                 .into_iter()
                 .map(|peer| FleetPeerView {
                     node_id: peer.spec.id,
-                    location: peer.spec.location.0,
+                    location: peer.spec.location.to_string(),
                     fleet_address: peer.spec.address.to_string(),
                     up: peer.up,
                 })

@@ -29,7 +29,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, String> {
         None => config
             .locations
             .first()
-            .map(|l| l.code.0.clone())
+            .map(|l| l.code.to_string())
             .ok_or("the configuration has no location")?,
     };
     let intent = Intent {

@@ -49,7 +49,7 @@ pub fn join(
     };
     let membership = Membership::new(
         node_id,
-        LocationCode(location.to_owned()),
+        LocationCode(location.into()),
         tls,
         timeouts,
         config,

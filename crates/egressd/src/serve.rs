@@ -378,16 +378,16 @@ fn node_identity(config: &Config, args: &ServeArgs) -> Result<(String, String), 
             .iter()
             .find(|n| &n.id == id)
             .ok_or_else(|| format!("--node {id}: no such node in the configuration"))?;
-        return Ok((node.id.clone(), node.location.0.clone()));
+        return Ok((node.id.clone(), node.location.to_string()));
     }
     if let Some(node) = config.nodes.first() {
-        return Ok((node.id.clone(), node.location.0.clone()));
+        return Ok((node.id.clone(), node.location.to_string()));
     }
     let loc = config
         .locations
         .first()
         .ok_or("the configuration has no location")?;
-    Ok((format!("{}-1", loc.code), loc.code.0.clone()))
+    Ok((format!("{}-1", loc.code), loc.code.to_string()))
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed by this call, not when the

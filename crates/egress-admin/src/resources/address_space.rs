@@ -80,7 +80,7 @@ fn leased_ips(config: &Config) -> Vec<LeasedIpView> {
                 ipv4: ip.ipv4.to_string(),
                 ipv6: ip.ipv6.to_string(),
                 account: account.id.0.clone(),
-                location: ip.location.0.clone(),
+                location: ip.location.to_string(),
                 city: location.map(|l| l.city.clone()).unwrap_or_default(),
                 country: location.map(|l| l.country.clone()).unwrap_or_default(),
                 source: ip.source,

@@ -47,7 +47,7 @@ macro_rules! keyed {
 }
 
 keyed! {
-    Location, "location", |l| l.code.0.clone();
+    Location, "location", |l| l.code.to_string();
     Node, "node", |n| n.id.clone();
     AddressPool, "address pool", |p| p.name.clone();
     OnNetDestination, "on-net destination", |d| d.name.clone();

@@ -301,7 +301,7 @@ impl Config {
 
     /// The location with this code.
     pub fn location(&self, code: &str) -> Option<&crate::config::Location> {
-        self.locations.iter().find(|l| l.code.0 == code)
+        self.locations.iter().find(|l| l.code.as_str() == code)
     }
 }
 

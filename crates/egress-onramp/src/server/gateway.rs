@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use egress_model::TargetAddr;
 
@@ -45,15 +46,16 @@ pub struct Listener {
     pub protocol: egress_model::ProxyProtocol,
 }
 
-/// A client the gateway accepted: its account and user.
+/// A client the gateway accepted: its account and user. The names are shared with the
+/// gateway's tables, so each connection holds them without a copy of their text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorized {
     /// Account id.
-    pub account: String,
+    pub account: Arc<str>,
     /// User name, when credentials were used.
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     /// Proxy endpoint name.
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
 }
 
 /// Why a client was not accepted.

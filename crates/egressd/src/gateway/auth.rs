@@ -2,18 +2,18 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use egress_model::{Authorization, Config};
 use egress_onramp::server::{AuthError, Authorized, Listener};
 
-/// One endpoint on a listener.
+/// One endpoint on a listener. Its names are shared with every client it authorises.
 #[derive(Debug, Clone)]
 struct Endpoint {
-    account: String,
-    name: String,
+    account: Arc<str>,
+    name: Arc<str>,
     authorization: Authorization,
 }
 
@@ -30,7 +30,8 @@ fn key(listener: &Listener) -> ListenKey {
 pub struct Authorizer {
     endpoints: HashMap<ListenKey, Vec<Endpoint>>,
     /// account → user → credential; looked up with borrowed names (no allocation per client).
-    passwords: HashMap<String, HashMap<String, Credential>>,
+    /// The user names are shared with every client they authorise.
+    passwords: HashMap<Arc<str>, HashMap<Arc<str>, Credential>>,
 }
 
 /// A user's password hash, and the password that last verified against it, so argon2 runs
@@ -46,11 +47,12 @@ impl Authorizer {
     pub fn new(config: &Config) -> Self {
         let mut a = Authorizer::default();
         for account in &config.accounts {
+            let id: Arc<str> = Arc::from(account.id.as_str());
             for ep in &account.proxy_endpoints {
                 let key = (ep.listen, ep.protocol.is_udp());
                 a.endpoints.entry(key).or_default().push(Endpoint {
-                    account: account.id.0.clone(),
-                    name: ep.name.clone(),
+                    account: Arc::clone(&id),
+                    name: Arc::from(ep.name.as_str()),
                     authorization: ep.authorization.clone(),
                 });
             }
@@ -61,9 +63,9 @@ impl Authorizer {
                         verified: Mutex::new(None),
                     };
                     a.passwords
-                        .entry(account.id.0.clone())
+                        .entry(Arc::clone(&id))
                         .or_default()
-                        .insert(user.name.clone(), credential);
+                        .insert(Arc::from(user.name.as_str()), credential);
                 }
             }
         }
@@ -145,11 +147,14 @@ impl Authorizer {
                 .iter()
                 .filter(|e| e.authorization == Authorization::Credentials)
             {
-                if self.check_password(&ep.account, user, password, may_hash)? {
+                let Some((name, credential)) = self.credential(&ep.account, user) else {
+                    continue;
+                };
+                if credential.check(password, may_hash)? {
                     return Some(Ok(Authorized {
-                        account: ep.account.clone(),
-                        user: Some(user.to_string()),
-                        endpoint: ep.name.clone(),
+                        account: Arc::clone(&ep.account),
+                        user: Some(Arc::clone(name)),
+                        endpoint: Arc::clone(&ep.name),
                     }));
                 }
             }
@@ -159,9 +164,9 @@ impl Authorizer {
         }
         if let Some(ep) = self.source_match(listen, peer) {
             return Some(Ok(Authorized {
-                account: ep.account.clone(),
+                account: Arc::clone(&ep.account),
                 user: None,
-                endpoint: ep.name.clone(),
+                endpoint: Arc::clone(&ep.name),
             }));
         }
         if endpoints
@@ -174,34 +179,23 @@ impl Authorizer {
         }
     }
 
-    /// `None` when the answer needs argon2 and `may_hash` is false.
-    fn check_password(
-        &self,
-        account: &str,
-        user: &str,
-        password: &str,
-        may_hash: bool,
-    ) -> Option<bool> {
-        let Some(credential) = self
-            .passwords
-            .get(account)
-            .and_then(|users| users.get(user))
-        else {
-            return Some(false);
-        };
-        if credential
-            .verified
-            .lock()
-            .expect("never poisoned")
-            .as_deref()
-            == Some(password)
-        {
+    /// The user's shared name and credential, if the account has that user with a password.
+    fn credential(&self, account: &str, user: &str) -> Option<(&Arc<str>, &Credential)> {
+        self.passwords.get(account)?.get_key_value(user)
+    }
+}
+
+impl Credential {
+    /// Whether `password` is this user's; `None` when the answer needs argon2 and `may_hash`
+    /// is false.
+    fn check(&self, password: &str, may_hash: bool) -> Option<bool> {
+        if self.verified.lock().expect("never poisoned").as_deref() == Some(password) {
             return Some(true);
         }
         if !may_hash {
             return None;
         }
-        let ok = PasswordHash::new(&credential.hash)
+        let ok = PasswordHash::new(&self.hash)
             .map(|parsed| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
@@ -209,7 +203,7 @@ impl Authorizer {
             })
             .unwrap_or(false);
         if ok {
-            *credential.verified.lock().expect("never poisoned") = Some(password.to_string());
+            *self.verified.lock().expect("never poisoned") = Some(password.to_string());
         }
         Some(ok)
     }
@@ -223,4 +217,58 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egress_model::{ProxyProtocol, User};
+
+    fn http_listener() -> Listener {
+        Listener {
+            local: "127.0.0.1:3128".parse().expect("valid"),
+            protocol: ProxyProtocol::Http,
+        }
+    }
+
+    #[test]
+    fn clients_of_one_endpoint_share_its_names() {
+        let config = Config::from_toml(crate::serve::DEFAULT_CONFIG, "default").expect("valid");
+        let authorizer = Authorizer::new(&config);
+        let client = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let a = authorizer
+            .authorize(&http_listener(), client(40_000), None)
+            .expect("inside the source prefix");
+        let b = authorizer
+            .authorize(&http_listener(), client(40_001), None)
+            .expect("inside the source prefix");
+        assert_eq!((&*a.account, &*a.endpoint), ("local", "http"));
+        assert!(Arc::ptr_eq(&a.account, &b.account));
+        assert!(Arc::ptr_eq(&a.endpoint, &b.endpoint));
+    }
+
+    #[test]
+    fn clients_of_one_user_share_its_name() {
+        let mut config = Config::from_toml(crate::serve::DEFAULT_CONFIG, "default").expect("valid");
+        let account = &mut config.accounts[0];
+        account.proxy_endpoints[0].authorization = Authorization::Credentials;
+        account.users.push(User {
+            name: "alice".into(),
+            email: None,
+            groups: Vec::new(),
+            password_hash: Some(hash_password("secret").expect("hashable")),
+        });
+        let authorizer = Authorizer::new(&config);
+        let client = SocketAddr::from(([192, 0, 2, 1], 40_000));
+        let first = authorizer
+            .authorize(&http_listener(), client, Some(("alice", "secret")))
+            .expect("right password");
+        let again = authorizer
+            .authorize_cached(&http_listener(), client, Some(("alice", "secret")))
+            .expect("verified before")
+            .expect("right password");
+        assert_eq!(first.user.as_deref(), Some("alice"));
+        let (first, again) = (first.user.expect("named"), again.user.expect("named"));
+        assert!(Arc::ptr_eq(&first, &again));
+    }
 }

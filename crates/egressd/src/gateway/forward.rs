@@ -15,13 +15,13 @@ use super::{dial_error, EgressGateway};
 /// IPv6 /64 (or the whole /64 when the deployment has one location), and its default ranges.
 pub fn held_here(config: &Config, here: &str) -> Vec<IpNet> {
     let mut held = Vec::new();
-    for location in config.locations.iter().filter(|l| l.code.0 == here) {
+    for location in config.locations.iter().filter(|l| l.code.as_str() == here) {
         held.push(IpNet::from(location.default_egress.ipv4));
         held.extend(location.default_egress.ipv6.map(IpNet::from));
     }
     for account in &config.accounts {
         for ip in &account.dedicated_ips {
-            if ip.location.0 == here {
+            if ip.location.as_str() == here {
                 held.push(IpNet::from(IpAddr::V4(ip.ipv4)));
             }
             // IPv6 leaves locally from every location (DESIGN rule 5): any node may use it.

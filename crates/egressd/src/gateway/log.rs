@@ -3,57 +3,63 @@
 
 use std::fmt;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use egress_model::LocationCode;
+use egress_onramp::server::OnRamp;
+use egress_policy::{EgressKind, FallbackUsed, Transport};
 use serde::{Serialize, Serializer};
 use tokio::sync::mpsc;
 
 /// One connection, start to end. A live connection holds its record for its whole life, so
-/// the record keeps values in their compact form (addresses, names from a fixed set, the
-/// start time) and turns them into text only when it is written.
+/// the record keeps values in their compact form (addresses, enums, shared names, times) and
+/// turns them into text only when it is written. Text of its own is set once, so it is boxed
+/// (no spare capacity, one word less than a `String`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionRecord {
     pub session_id: SessionId,
-    pub account: Option<String>,
-    pub user: Option<String>,
-    pub device: Option<String>,
+    /// Shared with the authorizer, like `user` and `proxy_endpoint`.
+    pub account: Option<Arc<str>>,
+    pub user: Option<Arc<str>>,
+    pub device: Option<Arc<str>>,
     pub src_ip: IpAddr,
     pub src_port: u16,
-    pub proxy_endpoint: Option<String>,
-    pub onramp: &'static str,
-    pub dst_host: Option<String>,
+    pub proxy_endpoint: Option<Arc<str>>,
+    #[serde(serialize_with = "onramp_name")]
+    pub onramp: OnRamp,
+    pub dst_host: Option<Box<str>>,
     pub dst_ip: Option<IpAddr>,
     pub dst_port: Option<u16>,
-    pub transport: &'static str,
+    pub transport: Transport,
     /// Shared with the snapshot's policy.
     pub policy_id: Option<Arc<str>>,
     pub policy_name: Option<Arc<str>>,
-    pub egress_method: Option<&'static str>,
+    pub egress_method: Option<EgressKind>,
     pub egress_ip: Option<IpAddr>,
     pub egress_port: Option<u16>,
-    pub egress_location: Option<String>,
-    pub egress_ip_location: Option<String>,
+    /// Shared with the snapshot's locations, like `egress_ip_location`.
+    pub egress_location: Option<LocationCode>,
+    pub egress_ip_location: Option<LocationCode>,
     pub ingress_location: Arc<str>,
-    pub fallback: Option<&'static str>,
+    pub fallback: Option<FallbackUsed>,
     pub bytes_client_to_upstream: u64,
     pub bytes_upstream_to_client: u64,
-    /// UDP only: datagrams the client sent that were relayed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub datagrams_client_to_upstream: Option<u64>,
-    /// UDP only: datagrams from the destination relayed to the client.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub datagrams_upstream_to_client: Option<u64>,
+    /// UDP only (no fields at all for TCP).
+    #[serde(flatten)]
+    pub datagrams: Option<Datagrams>,
     pub start: Timestamp,
-    pub end: String,
-    pub close_reason: String,
+    /// `None` while the connection is open, written as `""` then.
+    #[serde(serialize_with = "end_or_empty")]
+    pub end: Option<Timestamp>,
+    pub close_reason: Box<str>,
 }
 
 impl ConnectionRecord {
     /// A record started now, with nothing known yet but the session and the client.
-    pub fn new(session_id: SessionId, client: std::net::SocketAddr, onramp: &'static str) -> Self {
+    pub fn new(session_id: SessionId, client: std::net::SocketAddr, onramp: OnRamp) -> Self {
         ConnectionRecord {
             session_id,
             account: None,
@@ -66,7 +72,7 @@ impl ConnectionRecord {
             dst_host: None,
             dst_ip: None,
             dst_port: None,
-            transport: "tcp",
+            transport: Transport::Tcp,
             policy_id: None,
             policy_name: None,
             egress_method: None,
@@ -78,20 +84,31 @@ impl ConnectionRecord {
             fallback: None,
             bytes_client_to_upstream: 0,
             bytes_upstream_to_client: 0,
-            datagrams_client_to_upstream: None,
-            datagrams_upstream_to_client: None,
+            datagrams: None,
             start: Timestamp(SystemTime::now()),
-            end: String::new(),
-            close_reason: String::new(),
+            end: None,
+            close_reason: Box::default(),
         }
+    }
+
+    /// Ends the record now, for `close_reason`.
+    pub fn close(&mut self, close_reason: &str) {
+        self.end = Some(Timestamp(SystemTime::now()));
+        self.close_reason = close_reason.into();
     }
 }
 
-impl Default for ConnectionRecord {
-    fn default() -> Self {
-        let nowhere = std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-        ConnectionRecord::new(SessionId::default(), nowhere, "")
-    }
+/// Datagrams of a UDP flow relayed each way, written as `datagrams_client_to_upstream` and
+/// `datagrams_upstream_to_client`. One optional pair, not two optional counts: the pair
+/// shares one tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Datagrams {
+    /// Datagrams the client sent that were relayed.
+    #[serde(rename = "datagrams_client_to_upstream")]
+    pub client_to_upstream: u64,
+    /// Datagrams from the destination relayed to the client.
+    #[serde(rename = "datagrams_upstream_to_client")]
+    pub upstream_to_client: u64,
 }
 
 /// A session id, `<node>-<hex counter>`, kept as its parts until it is written.
@@ -120,6 +137,19 @@ pub struct Timestamp(pub SystemTime);
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
+/// An on-ramp is written by its name in logs.
+fn onramp_name<S: Serializer>(onramp: &OnRamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(onramp.as_str())
+}
+
+/// The end of a record still open is written as an empty string.
+fn end_or_empty<S: Serializer>(end: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match end {
+        Some(t) => t.serialize(s),
+        None => s.serialize_str(""),
     }
 }
 
@@ -189,6 +219,20 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
+    /// A live connection holds its record for its whole life, and the budget is 2 KiB of user
+    /// space per idle tunnel in all: a field that grows the record needs a reason. (With a
+    /// `String` per name and a text end time it took 480 bytes, and more on the heap.)
+    const RECORD_BYTES: usize = 344;
+
+    #[test]
+    fn a_record_fits_its_budget() {
+        let size = std::mem::size_of::<ConnectionRecord>();
+        assert!(
+            size <= RECORD_BYTES,
+            "a connection record takes {size} bytes, more than {RECORD_BYTES}"
+        );
+    }
+
     #[test]
     fn compact_fields_are_written_as_text() {
         let session = SessionId {
@@ -196,10 +240,10 @@ mod tests {
             n: 0x2a,
         };
         let client = "[2001:db8::7]:40000".parse().expect("valid");
-        let mut record = ConnectionRecord::new(session, client, "socks5");
+        let mut record = ConnectionRecord::new(session, client, OnRamp::Socks5);
         record.start = Timestamp(UNIX_EPOCH + Duration::from_millis(1_764_000_000_123));
         record.egress_ip = Some("192.0.2.10".parse().expect("valid"));
-        record.egress_method = Some("dedicated");
+        record.egress_method = Some(EgressKind::Dedicated);
         record.ingress_location = Arc::from("lax");
         let line = serde_json::to_value(&record).expect("serialisable");
         assert_eq!(line["session_id"], "lax-1-2a");
@@ -213,5 +257,78 @@ mod tests {
         assert_eq!(line["dst_ip"], serde_json::Value::Null);
         assert_eq!(line["start"], "2025-11-24T16:00:00.123Z");
         assert!(line.get("datagrams_client_to_upstream").is_none());
+        assert!(line.get("datagrams_upstream_to_client").is_none());
+    }
+
+    #[test]
+    fn a_udp_record_writes_its_datagrams_each_way() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::Socks5);
+        record.datagrams = Some(Datagrams {
+            client_to_upstream: 3,
+            upstream_to_client: 5,
+        });
+        let line = serde_json::to_string(&record).expect("serialisable");
+        assert!(
+            line.contains(
+                r#""bytes_upstream_to_client":0,"datagrams_client_to_upstream":3,"datagrams_upstream_to_client":5,"start":"#
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn enum_fields_are_written_with_their_log_names() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let written = |record: &ConnectionRecord, field: &str| {
+            serde_json::to_value(record).expect("serialisable")[field].clone()
+        };
+        for (onramp, name) in [
+            (OnRamp::HttpConnect, "http_connect"),
+            (OnRamp::HttpForward, "http_forward"),
+            (OnRamp::Socks5, "socks5"),
+            (OnRamp::Masque, "masque"),
+        ] {
+            let record = ConnectionRecord::new(SessionId::default(), client, onramp);
+            assert_eq!(written(&record, "onramp"), name);
+        }
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::Socks5);
+        assert_eq!(written(&record, "egress_method"), serde_json::Value::Null);
+        assert_eq!(written(&record, "fallback"), serde_json::Value::Null);
+        for (transport, name) in [(Transport::Tcp, "tcp"), (Transport::Udp, "udp")] {
+            record.transport = transport;
+            assert_eq!(written(&record, "transport"), name);
+        }
+        for (kind, name) in [
+            (EgressKind::Dedicated, "dedicated"),
+            (EgressKind::Default, "default"),
+        ] {
+            record.egress_method = Some(kind);
+            assert_eq!(written(&record, "egress_method"), name);
+        }
+        for (fallback, name) in [
+            (FallbackUsed::None, "none"),
+            (FallbackUsed::Ipv4Fallback, "ipv4_fallback"),
+            (FallbackUsed::DefaultRange, "default_range"),
+        ] {
+            record.fallback = Some(fallback);
+            assert_eq!(written(&record, "fallback"), name);
+        }
+    }
+
+    #[test]
+    fn an_open_record_writes_an_empty_end_and_a_closed_one_its_time() {
+        let client = "192.0.2.1:40000".parse().expect("valid");
+        let mut record = ConnectionRecord::new(SessionId::default(), client, OnRamp::HttpConnect);
+        let open = serde_json::to_value(&record).expect("serialisable");
+        assert_eq!(open["end"], "");
+        assert_eq!(open["close_reason"], "");
+        record.close("client_closed");
+        record.end = Some(Timestamp(
+            UNIX_EPOCH + Duration::from_millis(1_764_000_001_004),
+        ));
+        let closed = serde_json::to_value(&record).expect("serialisable");
+        assert_eq!(closed["end"], "2025-11-24T16:00:01.004Z");
+        assert_eq!(closed["close_reason"], "client_closed");
     }
 }

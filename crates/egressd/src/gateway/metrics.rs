@@ -174,7 +174,7 @@ impl Metrics {
     pub fn closed_only(&self, r: &ConnectionRecord) {
         let labels = ClosedLabels {
             account: or_dash(&r.account),
-            close_reason: r.close_reason.clone(),
+            close_reason: r.close_reason.to_string(),
             ingress_location: r.ingress_location.to_string(),
         };
         self.closed.get_or_create(&labels).inc();

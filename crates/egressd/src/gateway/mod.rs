@@ -14,7 +14,7 @@ mod udp;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use egress_fleet::Membership;
@@ -27,7 +27,7 @@ use egress_onramp::server::{
 use egress_policy::{LocationHealth, Plan, Route, Snapshot};
 
 pub use auth::{hash_password, Authorizer};
-pub use log::{timestamp, ConnectionRecord, LogSink, SessionId};
+pub use log::{timestamp, ConnectionRecord, Datagrams, LogSink, SessionId};
 pub use metrics::EgressLabels;
 pub use observe::{RecordFilter, Recorder};
 
@@ -141,8 +141,7 @@ impl EgressGateway {
     }
 
     fn log_failure(&self, mut record: ConnectionRecord, close_reason: &str) {
-        record.end = timestamp(SystemTime::now());
-        record.close_reason = close_reason.to_string();
+        record.close(close_reason);
         self.recorder.refused(record);
     }
 
@@ -182,7 +181,7 @@ fn base_record(
         node: Arc::clone(&settings.node_id),
         n,
     };
-    let mut record = ConnectionRecord::new(session_id, peer, onramp.as_str());
+    let mut record = ConnectionRecord::new(session_id, peer, onramp);
     record.ingress_location = Arc::clone(&settings.location);
     (n, record)
 }
@@ -190,18 +189,11 @@ fn base_record(
 fn fill_plan(record: &mut ConnectionRecord, plan: &Plan, route: &Route) {
     record.policy_id = plan.policy.as_ref().map(|p| p.id.clone());
     record.policy_name = plan.policy.as_ref().map(|p| p.name.clone());
-    record.egress_method = Some(match route.kind {
-        egress_policy::EgressKind::Dedicated => "dedicated",
-        egress_policy::EgressKind::Default => "default",
-    });
+    record.egress_method = Some(route.kind);
     record.egress_ip = Some(route.source.0);
-    record.egress_location = Some(route.egress_location.0.clone());
-    record.egress_ip_location = Some(route.egress_ip_location.0.clone());
-    record.fallback = Some(match route.fallback {
-        egress_policy::FallbackUsed::None => "none",
-        egress_policy::FallbackUsed::Ipv4Fallback => "ipv4_fallback",
-        egress_policy::FallbackUsed::DefaultRange => "default_range",
-    });
+    record.egress_location = Some(route.egress_location.clone());
+    record.egress_ip_location = Some(route.egress_ip_location.clone());
+    record.fallback = Some(route.fallback);
 }
 
 /// Takes the port-ledger slot for (the route's source, destination) within the plan's budget.
@@ -242,7 +234,6 @@ fn dial_error(e: &DialError) -> OpenError {
 /// A live connection: its record, its port slot and session count (freed when dropped).
 #[derive(Debug)]
 struct LiveSession {
-    id: u64,
     record: Option<Arc<ConnectionRecord>>,
     recorder: Arc<Recorder>,
     /// The port budget slot (held by the egress node instead when forwarded).
@@ -253,11 +244,10 @@ struct LiveSession {
 impl Session for LiveSession {
     fn finish(mut self: Box<Self>, bytes_up: u64, bytes_down: u64, close_reason: &str) {
         if let Some(record) = self.record.take() {
-            self.recorder.ended(self.id, record, |r| {
+            self.recorder.ended(record, |r| {
                 r.bytes_client_to_upstream = bytes_up;
                 r.bytes_upstream_to_client = bytes_down;
-                r.end = timestamp(SystemTime::now());
-                r.close_reason = close_reason.to_string();
+                r.close(close_reason);
             });
         }
     }
@@ -267,10 +257,7 @@ impl Drop for LiveSession {
     fn drop(&mut self) {
         // A session dropped without finish (task aborted at shutdown) is still logged.
         if let Some(record) = self.record.take() {
-            self.recorder.ended(self.id, record, |r| {
-                r.end = timestamp(SystemTime::now());
-                r.close_reason = "aborted".into();
-            });
+            self.recorder.ended(record, |r| r.close("aborted"));
         }
     }
 }

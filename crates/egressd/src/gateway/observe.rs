@@ -14,6 +14,8 @@ use super::{ConnectionRecord, LogSink};
 const RECENT: usize = 10_000;
 const SHARDS: usize = 16;
 
+/// Live records by session number, with when they were dialled: a record's `start` is earlier
+/// (before resolving and dialling) and on the wall clock, so the live view's ages use this.
 type Live = FxHashMap<u64, (Instant, Arc<ConnectionRecord>)>;
 
 /// Live connections, recent records, metrics, and the log writer.
@@ -48,7 +50,7 @@ impl RecordFilter<'_> {
             && self
                 .egress_ip
                 .is_none_or(|want| want.parse::<std::net::IpAddr>().ok() == r.egress_ip)
-            && is(self.close_reason, Some(r.close_reason.as_str()))
+            && is(self.close_reason, Some(&r.close_reason))
     }
 }
 
@@ -67,9 +69,11 @@ impl Recorder {
         &self.live[(id as usize) % SHARDS]
     }
 
-    /// A connection was dialled; the record is shared with the live view until it ends.
-    pub fn opened(&self, id: u64, record: ConnectionRecord) -> Arc<ConnectionRecord> {
+    /// A connection was dialled; the record is shared with the live view, under its session
+    /// number, until it ends.
+    pub fn opened(&self, record: ConnectionRecord) -> Arc<ConnectionRecord> {
         self.metrics.opened(&record);
+        let id = record.session_id.n;
         let shared = Arc::new(record);
         let entry = (Instant::now(), Arc::clone(&shared));
         self.shard(id)
@@ -82,10 +86,10 @@ impl Recorder {
     /// A dialled connection ended: `complete` fills in the end of its record.
     pub fn ended(
         &self,
-        id: u64,
         record: Arc<ConnectionRecord>,
         complete: impl FnOnce(&mut ConnectionRecord),
     ) {
+        let id = record.session_id.n;
         self.shard(id).lock().expect("never poisoned").remove(&id);
         // Out of the live view the record is (nearly always) no longer shared: no copy.
         let mut record = Arc::unwrap_or_clone(record);

@@ -37,10 +37,10 @@ struct Failed {
 
 impl EgressGateway {
     pub(super) async fn open_inner(&self, request: OpenRequest) -> Result<Opened, OpenError> {
-        let (id, mut record) = self.base_record(request.peer, request.onramp);
-        record.account = Some(request.who.account.clone());
+        let (_, mut record) = self.base_record(request.peer, request.onramp);
+        record.account = Some(Arc::clone(&request.who.account));
         record.user = request.who.user.clone();
-        record.proxy_endpoint = Some(request.who.endpoint.clone());
+        record.proxy_endpoint = Some(Arc::clone(&request.who.endpoint));
         record.dst_port = Some(request.target.port);
         let snapshot = self.snapshot.load_full();
         let counted = match self.live.enter(
@@ -63,7 +63,7 @@ impl EgressGateway {
             // A mapped IPv4 (::ffff:a.b.c.d) is dialled, and decided, as the IPv4 it is.
             TargetHost::Ip(ip) => vec![ip.to_canonical()],
             TargetHost::Name(name) => {
-                record.dst_host = Some(name.clone());
+                record.dst_host = Some(name.as_str().into());
                 match self.resolver.lookup(name).await {
                     Ok(found) if !found.is_empty() => found,
                     Ok(_) => {
@@ -80,9 +80,8 @@ impl EgressGateway {
                 record.dst_ip = Some(c.addr);
                 fill_plan(&mut record, &c.plan, &c.route);
                 record.egress_port = c.stream.local_addr().map(|a| a.port());
-                let record = self.recorder.opened(id, record);
+                let record = self.recorder.opened(record);
                 let session = LiveSession {
-                    id,
                     record: Some(record),
                     recorder: Arc::clone(&self.recorder),
                     _slot: c.slot,
@@ -260,7 +259,7 @@ impl EgressGateway {
             destination,
             max_connections_per_destination: plan.max_connections_per_destination,
             session: format!("{}-{}", self.settings.node_id, request.peer),
-            account: request.who.account.clone(),
+            account: request.who.account.to_string(),
         };
         fleet
             .open(&route.egress_location, &forward)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use egress_fleet::{Membership, UdpSendError};
@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use super::super::metrics::DropLabels;
 use super::super::sessions::SessionGuard;
 use super::super::{
-    base_record, fill_plan, resolve, timestamp, ConnectionRecord, DataPathSettings, Recorder,
+    base_record, fill_plan, resolve, ConnectionRecord, DataPathSettings, Datagrams, Recorder,
 };
 use local::flows_socket;
 
@@ -137,9 +137,8 @@ enum Next {
 impl State {
     fn new_record(&self) -> (u64, ConnectionRecord) {
         let (id, mut record) = base_record(&self.settings, &self.sessions, self.peer, self.onramp);
-        record.transport = "udp";
-        record.datagrams_client_to_upstream = Some(0);
-        record.datagrams_upstream_to_client = Some(0);
+        record.transport = Transport::Udp;
+        record.datagrams = Some(Datagrams::default());
         super::fill_who(&mut record, &self.who);
         (id, record)
     }
@@ -147,7 +146,7 @@ impl State {
     fn refusal_record(&self, target: &TargetAddr, addr: Option<IpAddr>) -> ConnectionRecord {
         let (_, mut record) = self.new_record();
         if let TargetHost::Name(name) = &target.host {
-            record.dst_host = Some(name.clone());
+            record.dst_host = Some(name.as_str().into());
         }
         record.dst_ip = addr;
         record.dst_port = Some(target.port);
@@ -165,9 +164,7 @@ impl State {
         if fresh {
             flows.records += 1;
             drop(flows);
-            record.datagrams_client_to_upstream = Some(0);
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = error.close_reason.to_string();
+            record.close(error.close_reason);
             self.recorder.refused(record);
         }
     }
@@ -338,7 +335,7 @@ impl State {
     ) -> (u64, ConnectionRecord) {
         let (id, mut record) = self.new_record();
         record.dst_host = match &target.host {
-            TargetHost::Name(name) => Some(name.clone()),
+            TargetHost::Name(name) => Some(name.as_str().into()),
             TargetHost::Ip(_) => None,
         };
         record.dst_ip = Some(destination.ip());
@@ -424,7 +421,6 @@ impl State {
     /// Logs a flow that ended.
     fn end_flow(&self, flow: Flow, close_reason: &str) {
         let Flow {
-            id,
             record,
             bytes_up,
             bytes_down,
@@ -432,13 +428,14 @@ impl State {
             datagrams_down,
             ..
         } = flow;
-        self.recorder.ended(id, record, |r| {
+        self.recorder.ended(record, |r| {
             r.bytes_client_to_upstream = bytes_up;
             r.bytes_upstream_to_client = bytes_down;
-            r.datagrams_client_to_upstream = Some(datagrams_up);
-            r.datagrams_upstream_to_client = Some(datagrams_down);
-            r.end = timestamp(SystemTime::now());
-            r.close_reason = close_reason.to_string();
+            r.datagrams = Some(Datagrams {
+                client_to_upstream: datagrams_up,
+                upstream_to_client: datagrams_down,
+            });
+            r.close(close_reason);
         });
     }
 
@@ -483,8 +480,7 @@ impl State {
         }
         if !had_records {
             let (_, mut record) = self.new_record();
-            record.end = timestamp(SystemTime::now());
-            record.close_reason = close_reason.to_string();
+            record.close(close_reason);
             self.recorder.refused(record);
         }
     }

@@ -17,6 +17,7 @@ use egress_model::TargetAddr;
 use egress_onramp::server::{
     AssociateRequest, Associated, Authorized, BoxFuture, OpenError, OpenFailure, UdpAssociation,
 };
+use egress_policy::Transport;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -42,7 +43,7 @@ impl EgressGateway {
             )
             .map_err(|reason| {
                 let (_, mut record) = self.base_record(request.peer, request.onramp);
-                record.transport = "udp";
+                record.transport = Transport::Udp;
                 fill_who(&mut record, &request.who);
                 self.log_failure(record, reason);
                 OpenError {
@@ -88,9 +89,9 @@ impl EgressGateway {
 }
 
 fn fill_who(record: &mut ConnectionRecord, who: &Authorized) {
-    record.account = Some(who.account.clone());
+    record.account = Some(Arc::clone(&who.account));
     record.user = who.user.clone();
-    record.proxy_endpoint = Some(who.endpoint.clone());
+    record.proxy_endpoint = Some(Arc::clone(&who.endpoint));
 }
 
 mod flows;

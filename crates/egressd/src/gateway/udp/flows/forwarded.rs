@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::SystemTime;
 
 use egress_fleet::{FleetError, ForwardRequest, Membership, UdpReceiver, UdpSender, UdpTunnel};
 use egress_model::{LocationCode, TargetAddr};
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::super::super::open::fleet_error;
-use super::super::super::{timestamp, ConnectionRecord};
+use super::super::super::ConnectionRecord;
 use super::{Exit, Flow, State};
 
 /// Datagrams a flow holds while its stream opens; later ones are dropped until it is open.
@@ -85,7 +84,7 @@ impl State {
             destination,
             max_connections_per_destination: plan.max_connections_per_destination,
             session: record.session_id.to_string(),
-            account: self.who.account.clone(),
+            account: self.who.account.to_string(),
         };
         let location = route.egress_location.clone();
         // Registered under the lock before the task can report back.
@@ -137,7 +136,7 @@ impl State {
             mut record, early, ..
         } = opening;
         record.egress_port = egress.map(|a| a.port());
-        let record = self.recorder.opened(id, record);
+        let record = self.recorder.opened(record);
         let replies = tokio::spawn(relay_replies(
             Arc::downgrade(self),
             receiver,
@@ -160,9 +159,7 @@ impl State {
     pub(super) fn end_opening(&self, opening: Opening, close_reason: &str) {
         opening.task.abort();
         let mut record = opening.record;
-        record.datagrams_client_to_upstream = Some(0);
-        record.end = timestamp(SystemTime::now());
-        record.close_reason = close_reason.to_string();
+        record.close(close_reason);
         self.recorder.refused(record);
     }
 }

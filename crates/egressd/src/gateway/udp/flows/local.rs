@@ -57,7 +57,7 @@ impl State {
         };
         let (id, mut record) = self.flow_record(target, destination, plan, route);
         record.egress_port = socket.local_addr().ok().map(|a| a.port());
-        let record = self.recorder.opened(id, record);
+        let record = self.recorder.opened(record);
         let exit = Exit::Local {
             source: route.source,
             _slot: slot,
