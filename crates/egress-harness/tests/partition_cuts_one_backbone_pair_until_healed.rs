@@ -4,7 +4,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egress_harness::{Gateway, HarnessError, Lab, Netns, TopologySpec};
 
@@ -26,13 +26,22 @@ fn try_connect(from: &Netns, to: SocketAddr) -> Result<TcpStream, ErrorKind> {
 }
 
 /// Reads what arrives within `wait`: `Ok(bytes)`, or the error kind (a timeout is
-/// `WouldBlock` or `TimedOut`, a reset `ConnectionReset`).
+/// `WouldBlock` or `TimedOut`, a reset `ConnectionReset`). A read interrupted because the
+/// process was stopped and resumed (Linux answers `EINTR` on sockets with a timeout) is
+/// retried for the time left.
 fn read_within(stream: &mut TcpStream, wait: Duration) -> Result<Vec<u8>, ErrorKind> {
-    stream.set_read_timeout(Some(wait)).expect("read timeout");
+    let deadline = Instant::now() + wait;
     let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(n) => Ok(buf[..n].to_vec()),
-        Err(err) => Err(err.kind()),
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .expect("read timeout");
+        match stream.read(&mut buf) {
+            Ok(n) => return Ok(buf[..n].to_vec()),
+            Err(err) if err.kind() == ErrorKind::Interrupted && !left.is_zero() => {}
+            Err(err) => return Err(err.kind()),
+        }
     }
 }
 

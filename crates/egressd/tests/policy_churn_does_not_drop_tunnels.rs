@@ -104,6 +104,8 @@ fn read_answer(stream: &mut TcpStream, deadline: Instant) -> Result<IpAddr, Stri
         match stream.read(&mut chunk) {
             Ok(0) => return Err("closed".into()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            // A stopped-and-resumed process sees EINTR on a socket with a timeout.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.to_string()),
         }
     }

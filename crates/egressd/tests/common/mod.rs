@@ -691,13 +691,24 @@ impl Response {
     }
 }
 
+/// `read`, again when interrupted: Linux answers `EINTR` on a socket with a timeout when the
+/// process was stopped and resumed, which says nothing about the peer.
+pub fn read_resuming(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
+}
+
 /// Reads one response: the head byte by byte (so nothing after it is consumed, as a tunnel
 /// follows a CONNECT answer), then a `Content-Length` body if the status has one.
 pub fn read_response(stream: &mut TcpStream) -> std::io::Result<Response> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
+        if read_resuming(stream, &mut byte)? == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!("closed after {:?}", String::from_utf8_lossy(&head)),
@@ -889,7 +900,7 @@ pub fn socks5_connect(
 #[track_caller]
 pub fn assert_closed(stream: &mut TcpStream, what: &str) {
     let mut buf = [0u8; 256];
-    match stream.read(&mut buf) {
+    match read_resuming(stream, &mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
         Ok(n) => panic!(
