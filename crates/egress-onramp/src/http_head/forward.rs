@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
 use super::body::trim_ows;
@@ -72,33 +74,45 @@ pub fn is_keep_alive(head: &RequestHead) -> bool {
     }
 }
 
+/// One header field to send the origin: borrowed from the client's head where it is passed on
+/// unchanged, owned where the proxy writes it (`Host`, `Via`).
+pub type ForwardedField<'a> = (Cow<'a, str>, Cow<'a, [u8]>);
+
 /// The headers to send the origin: hop-by-hop headers and those named in `Connection` removed,
 /// `Host` set from the request target (RFC 9112 §3.2.2), and `Via: <version> <via>` appended.
-pub fn forwarded_headers(head: &RequestHead, via: &str) -> Vec<(String, Vec<u8>)> {
+/// Fields passed on unchanged are borrowed: a forwarded request copies its headers once, into
+/// the bytes [`serialize_origin_request`] writes.
+pub fn forwarded_headers<'a>(head: &'a RequestHead, via: &str) -> Vec<ForwardedField<'a>> {
     let named = connection_options(head);
-    let host = head.target.host_header().into_bytes();
-    let mut out = Vec::with_capacity(head.headers.len() + 2);
-    let mut host_written = false;
+    let mut host = Some(head.target.host_header().into_bytes());
+    let mut out: Vec<ForwardedField<'a>> = Vec::with_capacity(head.headers.len() + 2);
     for (name, value) in &head.headers {
-        let lower = name.to_ascii_lowercase();
-        let named_here = named.contains(&lower) && !NOT_CONNECTION_OPTIONS.contains(&&*lower);
-        if HOP_BY_HOP.contains(&&*lower) || named_here {
+        let is = |list: &[&str]| list.iter().any(|h| name.eq_ignore_ascii_case(h));
+        let named_here = !is(NOT_CONNECTION_OPTIONS)
+            && named.iter().any(|option| name.eq_ignore_ascii_case(option));
+        if is(HOP_BY_HOP) || named_here {
             continue;
         }
-        if lower == "host" {
-            if !host_written {
-                out.push((name.clone(), host.clone()));
-                host_written = true;
+        if name.eq_ignore_ascii_case("host") {
+            // The first Host names the target; later ones are dropped.
+            if let Some(host) = host.take() {
+                out.push((Cow::Borrowed(name.as_str()), Cow::Owned(host)));
             }
             continue;
         }
-        out.push((name.clone(), value.clone()));
+        out.push((
+            Cow::Borrowed(name.as_str()),
+            Cow::Borrowed(value.as_slice()),
+        ));
     }
-    if !host_written {
-        out.insert(0, ("Host".to_owned(), host));
+    if let Some(host) = host {
+        out.insert(0, (Cow::Borrowed("Host"), Cow::Owned(host)));
     }
     let via_entry = format!("{} {}", head.version.number(), via);
-    out.push(("Via".to_owned(), scrub_value(via_entry.as_bytes())));
+    out.push((
+        Cow::Borrowed("Via"),
+        Cow::Owned(scrub_value(via_entry.as_bytes())),
+    ));
     out
 }
 
@@ -106,15 +120,18 @@ pub fn forwarded_headers(head: &RequestHead, via: &str) -> Vec<(String, Vec<u8>)
 /// CONNECT keeps its authority-form. The client's HTTP version is kept so the response framing
 /// the origin picks is one the client understands. Header names that are not tokens are skipped
 /// and CR, LF and NUL in values become spaces, so no header can be injected.
-pub fn serialize_origin_request(head: &RequestHead, headers: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let target = match &head.target {
-        RequestTarget::Absolute { path_and_query, .. } => path_and_query.clone(),
-        authority @ RequestTarget::Authority { .. } => authority.to_string(),
-    };
+pub fn serialize_origin_request(head: &RequestHead, headers: &[ForwardedField<'_>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(head.method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    match &head.target {
+        RequestTarget::Absolute { path_and_query, .. } => {
+            out.extend_from_slice(path_and_query.as_bytes())
+        }
+        authority @ RequestTarget::Authority { .. } => {
+            out.extend_from_slice(authority.to_string().as_bytes())
+        }
+    }
     out.push(b' ');
     out.extend_from_slice(head.version.as_str().as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -124,7 +141,7 @@ pub fn serialize_origin_request(head: &RequestHead, headers: &[(String, Vec<u8>)
         }
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(&scrub_value(value));
+        out.extend(value.iter().copied().map(scrub_byte));
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -145,14 +162,14 @@ fn tokens<'a>(values: impl Iterator<Item = &'a [u8]> + 'a) -> impl Iterator<Item
 }
 
 pub(crate) fn scrub_value(value: &[u8]) -> Vec<u8> {
-    value
-        .iter()
-        .map(|&b| {
-            if matches!(b, b'\r' | b'\n' | 0) {
-                b' '
-            } else {
-                b
-            }
-        })
-        .collect()
+    value.iter().copied().map(scrub_byte).collect()
+}
+
+/// A byte of a header value as written: CR, LF and NUL become spaces, so no line can be added.
+fn scrub_byte(b: u8) -> u8 {
+    if matches!(b, b'\r' | b'\n' | 0) {
+        b' '
+    } else {
+        b
+    }
 }

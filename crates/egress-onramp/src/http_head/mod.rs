@@ -16,7 +16,7 @@ pub(crate) use error::excerpt;
 pub use error::HeadError;
 pub use forward::{
     basic_credentials, forwarded_headers, is_keep_alive, proxy_authorization_basic,
-    serialize_origin_request,
+    serialize_origin_request, ForwardedField,
 };
 pub use reply::{connect_established, error_response};
 pub use request::{

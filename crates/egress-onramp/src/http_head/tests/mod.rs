@@ -31,6 +31,6 @@ fn request_with(headers: &str) -> String {
     format!("POST http://example.com/upload HTTP/1.1\r\nHost: example.com\r\n{headers}\r\n")
 }
 
-fn header_names(headers: &[(String, Vec<u8>)]) -> Vec<&str> {
-    headers.iter().map(|(name, _)| name.as_str()).collect()
+fn header_names<N: AsRef<str>, V>(headers: &[(N, V)]) -> Vec<&str> {
+    headers.iter().map(|(name, _)| name.as_ref()).collect()
 }
