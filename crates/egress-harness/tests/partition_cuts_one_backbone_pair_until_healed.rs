@@ -2,11 +2,11 @@
 //! connections stall without a reset, new ones time out — while every other path keeps
 //! working; healing it lets the stalled connection resume.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use egress_harness::{Gateway, HarnessError, Lab, Netns, TopologySpec};
+use egress_harness::{read_resuming, Gateway, HarnessError, Lab, Netns, TopologySpec};
 
 /// How long "nothing arrives" is waited for.
 const QUIET: Duration = Duration::from_millis(1500);
@@ -26,22 +26,13 @@ fn try_connect(from: &Netns, to: SocketAddr) -> Result<TcpStream, ErrorKind> {
 }
 
 /// Reads what arrives within `wait`: `Ok(bytes)`, or the error kind (a timeout is
-/// `WouldBlock` or `TimedOut`, a reset `ConnectionReset`). A read interrupted because the
-/// process was stopped and resumed (Linux answers `EINTR` on sockets with a timeout) is
-/// retried for the time left.
+/// `WouldBlock` or `TimedOut`, a reset `ConnectionReset`).
 fn read_within(stream: &mut TcpStream, wait: Duration) -> Result<Vec<u8>, ErrorKind> {
-    let deadline = Instant::now() + wait;
+    stream.set_read_timeout(Some(wait)).expect("read timeout");
     let mut buf = [0u8; 64];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .expect("read timeout");
-        match stream.read(&mut buf) {
-            Ok(n) => return Ok(buf[..n].to_vec()),
-            Err(err) if err.kind() == ErrorKind::Interrupted && !left.is_zero() => {}
-            Err(err) => return Err(err.kind()),
-        }
+    match read_resuming(stream, &mut buf) {
+        Ok(n) => Ok(buf[..n].to_vec()),
+        Err(err) => Err(err.kind()),
     }
 }
 

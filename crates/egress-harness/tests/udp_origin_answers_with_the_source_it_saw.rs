@@ -32,13 +32,7 @@ fn udp_origin_answers_with_the_source_it_saw() {
     for _ in 0..2 {
         socket.send_to(b"who am i", origin.addr()).expect("send");
         let mut buf = [0u8; 128];
-        // A stopped-and-resumed process sees EINTR on a socket with a timeout.
-        let (n, from) = loop {
-            match socket.recv_from(&mut buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                received => break received.expect("answer"),
-            }
-        };
+        let (n, from) = egress_harness::recv_from_resuming(&socket, &mut buf).expect("answer");
         assert_eq!(from, origin.addr());
         let answer = std::str::from_utf8(&buf[..n]).expect("text");
         assert_eq!(answer.parse::<SocketAddr>().expect("an address"), bound);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -101,11 +101,9 @@ fn read_answer(stream: &mut TcpStream, deadline: Instant) -> Result<IpAddr, Stri
         stream
             .set_read_timeout(Some(left.max(Duration::from_millis(10))))
             .map_err(|e| e.to_string())?;
-        match stream.read(&mut chunk) {
+        match egress_harness::read_resuming(stream, &mut chunk) {
             Ok(0) => return Err("closed".into()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            // A stopped-and-resumed process sees EINTR on a socket with a timeout.
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.to_string()),
         }
     }

@@ -108,11 +108,9 @@ pub fn forwarded_headers<'a>(head: &'a RequestHead, via: &str) -> Vec<ForwardedF
     if let Some(host) = host {
         out.insert(0, (Cow::Borrowed("Host"), Cow::Owned(host)));
     }
-    let via_entry = format!("{} {}", head.version.number(), via);
-    out.push((
-        Cow::Borrowed("Via"),
-        Cow::Owned(scrub_value(via_entry.as_bytes())),
-    ));
+    let mut via_entry = format!("{} {}", head.version.number(), via).into_bytes();
+    via_entry.iter_mut().for_each(|b| *b = scrub_byte(*b));
+    out.push((Cow::Borrowed("Via"), Cow::Owned(via_entry)));
     out
 }
 

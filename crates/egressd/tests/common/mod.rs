@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use egress_harness::{Lab, Netns, Topology, ORIGIN_V4, ORIGIN_V6};
+use egress_harness::{read_resuming, Lab, Netns, Topology, ORIGIN_V4, ORIGIN_V6};
 use serde_json::Value;
 
 /// The egressd binary under test.
@@ -688,17 +688,6 @@ impl Response {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("whoami body {:?} is not an address", self.text()))
-    }
-}
-
-/// `read`, again when interrupted: Linux answers `EINTR` on a socket with a timeout when the
-/// process was stopped and resumed, which says nothing about the peer.
-pub fn read_resuming(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match stream.read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            result => return result,
-        }
     }
 }
 

@@ -65,13 +65,8 @@ pub fn udp_datagram(frag: u8, target: SocketAddr, payload: &[u8]) -> Vec<u8> {
 #[track_caller]
 pub fn recv_udp_reply(socket: &UdpSocket, relay: SocketAddr) -> (SocketAddr, Vec<u8>) {
     let mut buf = [0u8; 2048];
-    // A stopped-and-resumed process sees EINTR on a socket with a timeout: receive again.
-    let (n, from) = loop {
-        match socket.recv_from(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            received => break received.expect("a datagram from the relay"),
-        }
-    };
+    let (n, from) =
+        egress_harness::recv_from_resuming(socket, &mut buf).expect("a datagram from the relay");
     assert_eq!(from, relay, "the reply comes from the relay");
     assert!(n >= 10, "short reply {:?}", &buf[..n]);
     assert_eq!(&buf[..4], &[0, 0, 0, 1], "reply header {:?}", &buf[..n]);
